@@ -1,0 +1,112 @@
+package game
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"maps"
+)
+
+// Vec3 is a position in garden space. Units are arbitrary; the rules bound
+// each coordinate (see rules.WorldRadius).
+type Vec3 struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+	Z float64 `json:"z"`
+}
+
+// Resources are the garden's spendable amounts, in whole units.
+//
+// Fields are declared in alphabetical order so that encoding/json emits the
+// canonical key order (see Encode).
+type Resources struct {
+	Energy   int64 `json:"energy"`
+	Stardust int64 `json:"stardust"`
+}
+
+// Body is one celestial body. Bodies are immutable once created; a changed
+// body is a new *Body.
+type Body struct {
+	CreatedAt int64  `json:"created_at"` // Unix milliseconds
+	ID        string `json:"id"`
+	Position  Vec3   `json:"position"`
+	Type      string `json:"type"`
+}
+
+// State is one garden. The zero value is not a valid garden: use New.
+//
+// Fields are in alphabetical JSON-name order: Encode relies on it.
+type State struct {
+	// Bodies maps body id to body. Never nil.
+	Bodies map[string]*Body `json:"bodies"`
+	// Owner is the user id (JWT sub) the garden belongs to.
+	Owner string `json:"owner"`
+	// Research maps topic to level (≥ 1). Never nil.
+	Research map[string]int `json:"research"`
+	// Resources available now, as of UpdatedAt.
+	Resources Resources `json:"resources"`
+	// UpdatedAt is when growth was last settled, Unix milliseconds. Growth
+	// between UpdatedAt and the next action is settled by that action
+	// (CONTRACT §3: a garden changes only through actions).
+	UpdatedAt int64 `json:"updated_at"`
+}
+
+// Clone returns a shallow copy whose maps may be modified without touching
+// s. Bodies are shared: they are immutable.
+func (s *State) Clone() *State {
+	c := *s
+	c.Bodies = maps.Clone(s.Bodies)
+	if c.Bodies == nil {
+		c.Bodies = map[string]*Body{}
+	}
+	c.Research = maps.Clone(s.Research)
+	if c.Research == nil {
+		c.Research = map[string]int{}
+	}
+	return &c
+}
+
+// Normalize replaces nil maps with empty ones, so that a decoded state
+// encodes as `{}` rather than `null` and JSON Patch paths into it exist.
+func (s *State) Normalize() {
+	if s.Bodies == nil {
+		s.Bodies = map[string]*Body{}
+	}
+	if s.Research == nil {
+		s.Research = map[string]int{}
+	}
+}
+
+// Encode returns the canonical encoding of s: compact JSON, object keys in
+// byte order, no HTML escaping, numbers as encoding/json writes float64 and
+// int64. It equals Canonical(json.Marshal(s)), which TestEncodeIsCanonical
+// checks, so the server can hash its own encoding without a second pass.
+func Encode(s *State) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return nil, fmt.Errorf("encode state: %w", err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// Decode parses a state and normalizes it. It does not validate the rules:
+// see rules.ValidateState.
+func Decode(b []byte) (*State, error) {
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode state: %w", err)
+	}
+	s.Normalize()
+	return &s, nil
+}
+
+// Hash is the lowercase hex SHA-256 digest of a canonical encoding: the
+// `hash` of CONTRACT §4.
+func Hash(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
+	return hex.EncodeToString(sum[:])
+}

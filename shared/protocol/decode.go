@@ -1,0 +1,270 @@
+package protocol
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/cosmic-gardener/realtime/shared/game"
+)
+
+// DecodeError is a frame that cannot be processed. Code is one of
+// CodeBadMessage, CodeUnknownType or CodeInvalidData; Message names the
+// offending field and is safe to send to the peer. ID is the envelope id
+// when the frame had a valid one, for the Error's echo.
+type DecodeError struct {
+	Code    string
+	ID      string
+	Message string
+}
+
+func (e *DecodeError) Error() string { return e.Code + ": " + e.Message }
+
+// rawEnvelope defers typing so that a wrong type for one member names that
+// member instead of failing the whole frame with an opaque message.
+type rawEnvelope struct {
+	Type json.RawMessage `json:"type"`
+	ID   json.RawMessage `json:"id"`
+	Seq  json.RawMessage `json:"seq"`
+	Data json.RawMessage `json:"data"`
+}
+
+// DecodeEnvelope parses the outer object of a frame. It checks type and id
+// (CONTRACT §2) and leaves Data undecoded.
+func DecodeEnvelope(frame []byte) (Envelope, error) {
+	var raw rawEnvelope
+	if !utf8.Valid(frame) {
+		return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not valid UTF-8"}
+	}
+	if err := json.Unmarshal(frame, &raw); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field == "" {
+			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not a JSON object"}
+		}
+		return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not valid JSON"}
+	}
+	var env Envelope
+	if len(raw.ID) > 0 && !isNull(raw.ID) {
+		if err := json.Unmarshal(raw.ID, &env.ID); err != nil {
+			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "id: must be a string"}
+		}
+		if len(env.ID) > MaxIDBytes {
+			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: fmt.Sprintf("id: longer than %d bytes", MaxIDBytes)}
+		}
+	}
+	if len(raw.Type) == 0 || isNull(raw.Type) {
+		return Envelope{}, &DecodeError{Code: CodeBadMessage, ID: env.ID, Message: "type: required"}
+	}
+	if err := json.Unmarshal(raw.Type, &env.Type); err != nil {
+		return Envelope{}, &DecodeError{Code: CodeBadMessage, ID: env.ID, Message: "type: must be a string"}
+	}
+	if len(raw.Seq) > 0 && !isNull(raw.Seq) {
+		// A client has no reason to send seq; a bad one is ignored rather
+		// than refused, as unknown fields are.
+		_ = json.Unmarshal(raw.Seq, &env.Seq)
+	}
+	if !isNull(raw.Data) {
+		env.Data = raw.Data
+	}
+	return env, nil
+}
+
+// DecodeClient parses a frame a client sent to the server.
+func DecodeClient(frame []byte) (Envelope, Message, error) {
+	return decode(frame, clientDecoders)
+}
+
+// DecodeServer parses a frame the server sent to a client.
+func DecodeServer(frame []byte) (Envelope, Message, error) {
+	return decode(frame, serverDecoders)
+}
+
+// IsClientType reports whether t is a message type clients may send.
+func IsClientType(t string) bool { _, ok := clientDecoders[t]; return ok }
+
+func decode(frame []byte, decoders map[string]decoder) (Envelope, Message, error) {
+	env, err := DecodeEnvelope(frame)
+	if err != nil {
+		return Envelope{}, nil, err
+	}
+	dec, ok := decoders[env.Type]
+	if !ok {
+		return env, nil, &DecodeError{Code: CodeUnknownType, ID: env.ID, Message: fmt.Sprintf("type: unknown message type %q", truncate(env.Type, 64))}
+	}
+	msg, err := dec(env.Data)
+	if err != nil {
+		return env, nil, &DecodeError{Code: CodeInvalidData, ID: env.ID, Message: err.Error()}
+	}
+	if _, isAction := msg.(Action); isAction && env.ID == "" {
+		return env, nil, &DecodeError{Code: CodeInvalidData, Message: "id: required on " + env.Type + " (it is the idempotency key)"}
+	}
+	return env, msg, nil
+}
+
+type decoder func(data json.RawMessage) (Message, error)
+
+// clientDecoders and serverDecoders are read-only tables.
+var clientDecoders = map[string]decoder{
+	TypeGetState:            func(json.RawMessage) (Message, error) { return GetState{}, nil },
+	TypeHeartbeat:           func(json.RawMessage) (Message, error) { return Heartbeat{}, nil },
+	TypeCreateCelestialBody: decodeCreate,
+	TypeResearch:            decodeResearch,
+	TypeSaveGame:            decodeSaveGame,
+	TypeAck:                 decodeAck,
+	TypeRefreshToken:        decodeRefreshToken,
+}
+
+var serverDecoders = map[string]decoder{
+	TypeHeartbeat:    func(json.RawMessage) (Message, error) { return Heartbeat{}, nil },
+	TypeWelcome:      decodeInto[Welcome],
+	TypeStateUpdate:  decodeInto[StateUpdate],
+	TypeActionResult: decodeInto[ActionResult],
+	TypeError:        decodeInto[ErrorMessage],
+}
+
+func decodeInto[T Message](data json.RawMessage) (Message, error) {
+	var m T
+	if err := unmarshalData(data, &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func decodeCreate(data json.RawMessage) (Message, error) {
+	var w struct {
+		BodyType *string `json:"body_type"`
+		Position *struct {
+			X *float64 `json:"x"`
+			Y *float64 `json:"y"`
+			Z *float64 `json:"z"`
+		} `json:"position"`
+	}
+	if err := unmarshalData(data, &w); err != nil {
+		return nil, err
+	}
+	switch {
+	case w.BodyType == nil:
+		return nil, errors.New("data.body_type: required")
+	case len(*w.BodyType) > MaxNameBytes:
+		return nil, fmt.Errorf("data.body_type: longer than %d bytes", MaxNameBytes)
+	case w.Position == nil:
+		return nil, errors.New("data.position: required")
+	case w.Position.X == nil:
+		return nil, errors.New("data.position.x: required")
+	case w.Position.Y == nil:
+		return nil, errors.New("data.position.y: required")
+	case w.Position.Z == nil:
+		return nil, errors.New("data.position.z: required")
+	}
+	pos := game.Vec3{X: *w.Position.X, Y: *w.Position.Y, Z: *w.Position.Z}
+	// JSON cannot carry NaN or ±Inf, but a Go caller can: keep the promise
+	// that decoded positions are finite.
+	for _, c := range []float64{pos.X, pos.Y, pos.Z} {
+		if math.IsNaN(c) || math.IsInf(c, 0) {
+			return nil, errors.New("data.position: coordinates must be finite numbers")
+		}
+	}
+	return CreateCelestialBody{BodyType: *w.BodyType, Position: pos}, nil
+}
+
+func decodeResearch(data json.RawMessage) (Message, error) {
+	var w struct {
+		Topic *string `json:"topic"`
+	}
+	if err := unmarshalData(data, &w); err != nil {
+		return nil, err
+	}
+	if w.Topic == nil {
+		return nil, errors.New("data.topic: required")
+	}
+	if len(*w.Topic) > MaxNameBytes {
+		return nil, fmt.Errorf("data.topic: longer than %d bytes", MaxNameBytes)
+	}
+	return Research{Topic: *w.Topic}, nil
+}
+
+func decodeSaveGame(data json.RawMessage) (Message, error) {
+	if len(data) == 0 {
+		return SaveGame{}, nil
+	}
+	var w struct {
+		State json.RawMessage `json:"state"`
+	}
+	if err := unmarshalData(data, &w); err != nil {
+		return nil, err
+	}
+	if len(w.State) == 0 || isNull(w.State) {
+		return SaveGame{}, nil
+	}
+	var s game.State
+	if err := json.Unmarshal(w.State, &s); err != nil {
+		return nil, fieldError("data.state", err)
+	}
+	s.Normalize()
+	return SaveGame{State: &s}, nil
+}
+
+func decodeAck(data json.RawMessage) (Message, error) {
+	var w struct {
+		Seq *uint64 `json:"seq"`
+	}
+	if err := unmarshalData(data, &w); err != nil {
+		return nil, err
+	}
+	if w.Seq == nil {
+		return nil, errors.New("data.seq: required")
+	}
+	return Ack{Seq: *w.Seq}, nil
+}
+
+func decodeRefreshToken(data json.RawMessage) (Message, error) {
+	var w struct {
+		Token *string `json:"token"`
+	}
+	if err := unmarshalData(data, &w); err != nil {
+		return nil, err
+	}
+	switch {
+	case w.Token == nil || *w.Token == "":
+		return nil, errors.New("data.token: required")
+	case len(*w.Token) > MaxTokenBytes:
+		return nil, fmt.Errorf("data.token: longer than %d bytes", MaxTokenBytes)
+	}
+	return RefreshToken{Token: *w.Token}, nil
+}
+
+// unmarshalData decodes a variant's data, naming the field on failure.
+func unmarshalData(data json.RawMessage, v any) error {
+	if len(data) == 0 {
+		return errors.New("data: required")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fieldError("data", err)
+	}
+	return nil
+}
+
+// fieldError turns an encoding/json error into "prefix.field: problem".
+func fieldError(prefix string, err error) error {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) {
+		field := prefix
+		if typeErr.Field != "" {
+			field += "." + typeErr.Field
+		}
+		return fmt.Errorf("%s: want %s, got %s", field, typeErr.Type.String(), typeErr.Value)
+	}
+	return fmt.Errorf("%s: %v", prefix, err)
+}
+
+func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

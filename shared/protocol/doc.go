@@ -1,0 +1,8 @@
+// Package protocol defines the wire format of CONTRACT §2–§6: the envelope,
+// every message variant with its exact JSON form, error and close codes,
+// and the limits a peer must respect.
+//
+// Decoding is strict about what the contract fixes and lenient about the
+// rest: unknown fields are ignored, an unknown type is ErrUnknownType, and a
+// data that does not fit its variant is ErrInvalidData naming the field.
+package protocol
