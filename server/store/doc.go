@@ -1,0 +1,31 @@
+// Package store is the durable SQLite store of the game server: one garden
+// (JSON state plus version) per user and the action dedup records that make
+// action ids idempotency keys (contract §2), in the file named by DB_PATH
+// (contract §7).
+//
+// [Open] returns a [*SQLite]. All its methods are safe for concurrent use.
+// Writes go through [SQLite.Commit], which hands the [Commit] to one writer
+// goroutine owned by the *SQLite (started by Open, stopped by
+// [SQLite.Close]). The writer group-commits: it takes everything queued, up
+// to Config.MaxBatch commits, writes it in one transaction and only then
+// answers every waiter, so a caller may acknowledge an action to its client
+// as soon as Commit returns nil. Reads use a separate pool of read-only
+// connections and see every commit that has returned.
+//
+// The database runs in WAL mode. With Synchronous "NORMAL" (the default) a
+// returned commit survives a crash or kill -9 of the process, because its WAL
+// frames are written to the operating system before COMMIT returns; "FULL"
+// also fsyncs the WAL on every commit, so it survives power loss.
+//
+// If a batch's transaction fails, it is rolled back and each of its commits
+// is retried alone, so a failure reaches only the commits it concerns
+// (Commit validates its argument first, so in practice only I/O errors
+// remain).
+//
+// Garden writes are upserts that never let an older version overwrite a
+// newer one. An action id is recorded once: a later record with the same
+// (user id, action id) is ignored, so the first result stays. Records are
+// pruned in the writer, per user beyond Config.MaxActionsPerUser and older
+// than Config.MaxActionAge. The store assumes it is the only writer of its
+// file: it caches per-user record counts to prune without scanning.
+package store

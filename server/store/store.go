@@ -1,0 +1,524 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Defaults used when the matching Config field is zero.
+const (
+	DefaultSynchronous       = "NORMAL"
+	DefaultMaxBatch          = 256
+	DefaultMaxActionsPerUser = 1000
+	DefaultMaxActionAge      = 7 * 24 * time.Hour
+)
+
+// MaxActionIDLen is the longest action id, in bytes, that Commit accepts
+// (contract §2: ids are opaque strings of at most 64 bytes).
+const MaxActionIDLen = 64
+
+const (
+	// busyTimeoutMS is how long a connection waits for a lock held by
+	// another connection (a reader during a checkpoint, another process)
+	// before failing with SQLITE_BUSY.
+	busyTimeoutMS = 5000
+	// queueFactor sizes the commit queue: MaxBatch*queueFactor requests
+	// may wait for the writer before Commit blocks on enqueueing.
+	queueFactor = 4
+	// maxReaders bounds the read connection pool.
+	maxReaders = 8
+	// sweepInterval is how often the writer deletes expired action records
+	// of all users, and sweepLimit how many it deletes at most per sweep,
+	// so that a sweep never holds the write lock for long (commits wait
+	// meanwhile). 2000 a minute is about 2.9 million a day.
+	sweepInterval = time.Minute
+	sweepLimit    = 2000
+)
+
+var (
+	// ErrClosed is returned by every method called after Close has begun.
+	ErrClosed = errors.New("store: closed")
+	// ErrInvalid is wrapped by the error Commit returns for a malformed
+	// Commit (empty user id, bad action id, ...); nothing was written.
+	ErrInvalid = errors.New("store: invalid commit")
+)
+
+// Config configures Open. A zero field means the documented default.
+type Config struct {
+	// Path is the SQLite database file (contract §7 DB_PATH). Its parent
+	// directories are created with mode 0o755. Required.
+	Path string
+	// Logger receives batch failures and pruning at Debug/Warn level.
+	// Nil discards.
+	Logger *slog.Logger
+	// Synchronous is the SQLite synchronous mode, "NORMAL" (default) or
+	// "FULL". In WAL mode NORMAL makes a commit survive a process crash
+	// (kill -9) but not power loss; FULL fsyncs every commit and survives
+	// both.
+	Synchronous string
+	// MaxBatch is the most commits written in one transaction. Default 256.
+	MaxBatch int
+	// MaxActionsPerUser is how many dedup records are kept per user; the
+	// oldest are pruned. Default 1000.
+	MaxActionsPerUser int
+	// MaxActionAge is how long dedup records are kept; older ones are
+	// pruned. Default 7 days.
+	MaxActionAge time.Duration
+	// Clock supplies the time stamped on records whose At/UpdatedAt is zero
+	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
+	Clock func() time.Time
+	// Observe, if not nil, is called by the writer goroutine after each
+	// durable transaction with the number of commits it held and the time
+	// the transaction took (for a latency histogram). It must be fast and
+	// must not call the store.
+	Observe func(batchSize int, d time.Duration)
+}
+
+// withDefaults validates cfg and returns a copy with zero fields filled.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Path == "" {
+		return cfg, errors.New("store: config: Path is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch s := strings.ToUpper(cfg.Synchronous); s {
+	case "":
+		cfg.Synchronous = DefaultSynchronous
+	case "NORMAL", "FULL":
+		cfg.Synchronous = s
+	default:
+		return cfg, fmt.Errorf("store: config: Synchronous %q: want NORMAL or FULL", cfg.Synchronous)
+	}
+	switch {
+	case cfg.MaxBatch < 0:
+		return cfg, fmt.Errorf("store: config: MaxBatch %d is negative", cfg.MaxBatch)
+	case cfg.MaxBatch == 0:
+		cfg.MaxBatch = DefaultMaxBatch
+	}
+	switch {
+	case cfg.MaxActionsPerUser < 0:
+		return cfg, fmt.Errorf("store: config: MaxActionsPerUser %d is negative", cfg.MaxActionsPerUser)
+	case cfg.MaxActionsPerUser == 0:
+		cfg.MaxActionsPerUser = DefaultMaxActionsPerUser
+	}
+	switch {
+	case cfg.MaxActionAge < 0:
+		return cfg, fmt.Errorf("store: config: MaxActionAge %v is negative", cfg.MaxActionAge)
+	case cfg.MaxActionAge == 0:
+		cfg.MaxActionAge = DefaultMaxActionAge
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return cfg, nil
+}
+
+// Garden is one user's persisted state.
+type Garden struct {
+	UserID string
+	// Version increases with every change; the store never replaces a
+	// stored garden by one with a lower or equal version. At most
+	// math.MaxInt64.
+	Version uint64
+	// State is the JSON game state, stored verbatim (not validated). In a
+	// Commit, nil means "no garden change".
+	State []byte
+	// UpdatedAt is when the state was produced; zero in a Commit means
+	// Config.Clock() at write time.
+	UpdatedAt time.Time
+}
+
+// ActionRecord is a dedup record: the encoded result of one client action.
+type ActionRecord struct {
+	UserID string
+	// ActionID is the client's idempotency key, 1 to MaxActionIDLen bytes.
+	ActionID string
+	// Result is the encoded result (JSON, opaque to the store); not empty.
+	Result []byte
+	// At is when the action was applied; zero in a Commit means
+	// Config.Clock() at write time. Pruning by age and order use it.
+	At time.Time
+}
+
+// Commit is one unit that becomes durable atomically: an optional garden
+// write (Garden nil or Garden.State nil = no garden change) plus action
+// records. The store does not keep references to its slices after
+// SQLite.Commit returns.
+type Commit struct {
+	Garden  *Garden
+	Actions []ActionRecord
+}
+
+// hasGarden reports whether c writes a garden.
+func (c *Commit) hasGarden() bool { return c.Garden != nil && c.Garden.State != nil }
+
+// validate reports a malformed commit, wrapping ErrInvalid.
+func (c *Commit) validate() error {
+	if c.hasGarden() {
+		switch g := c.Garden; {
+		case g.UserID == "":
+			return fmt.Errorf("%w: garden without user id", ErrInvalid)
+		case g.Version > math.MaxInt64:
+			return fmt.Errorf("%w: garden %s: version %d exceeds %d", ErrInvalid, g.UserID, g.Version, int64(math.MaxInt64))
+		}
+	}
+	for i := range c.Actions {
+		a := &c.Actions[i]
+		switch {
+		case a.UserID == "":
+			return fmt.Errorf("%w: action %q without user id", ErrInvalid, a.ActionID)
+		case a.ActionID == "" || len(a.ActionID) > MaxActionIDLen:
+			return fmt.Errorf("%w: user %s: action id length %d not in 1..%d", ErrInvalid, a.UserID, len(a.ActionID), MaxActionIDLen)
+		case len(a.Result) == 0:
+			return fmt.Errorf("%w: user %s: action %s: empty result", ErrInvalid, a.UserID, a.ActionID)
+		}
+	}
+	return nil
+}
+
+// SQLite is the store. Create it with Open; all methods are safe for
+// concurrent use. It owns one writer goroutine, which Close stops.
+type SQLite struct {
+	cfg Config
+	log *slog.Logger
+
+	w *sql.DB // the writer connection, MaxOpenConns 1, used only by run
+	r *sql.DB // read-only pool
+
+	ws writeStmts // prepared on w, used only by the writer goroutine
+	b  *batcher   // the writer goroutine's state
+	rs readStmts  // prepared on r
+
+	// mu orders enqueueing against Close: Commit holds it shared while it
+	// sends on reqs, Close sets closing under the exclusive lock, so once
+	// Close holds it no send can follow and the writer's final drain of
+	// reqs is complete.
+	mu      sync.RWMutex
+	closing atomic.Bool
+	reqs    chan *request
+	quit    chan struct{} // closed by Close: drain reqs and exit
+	done    chan struct{} // closed by the writer goroutine when it exits
+
+	closeOnce sync.Once
+	closeErr  error
+
+	// onEnqueue, if set by tests before the first Commit, is called after
+	// a request is queued.
+	onEnqueue func()
+}
+
+// Open opens (creating if needed) the database at cfg.Path, migrates its
+// schema, deletes expired action records and starts the writer goroutine.
+// ctx bounds only the opening work. The caller must Close the store.
+func Open(ctx context.Context, cfg Config) (*SQLite, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
+		return nil, fmt.Errorf("store: open %s: create directory: %w", cfg.Path, err)
+	}
+	s := &SQLite{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		b:    newBatcher(cfg.MaxBatch),
+		reqs: make(chan *request, cfg.MaxBatch*queueFactor),
+		quit: make(chan struct{}),
+		done: make(chan struct{}),
+	}
+	if err := s.open(ctx); err != nil {
+		s.closeDBs()
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
+	go s.run()
+	return s, nil
+}
+
+// open connects both pools, checks the file, migrates and prepares
+// statements. On error the caller closes whatever was opened.
+func (s *SQLite) open(ctx context.Context) error {
+	// busy_timeout goes first so that the journal_mode change cannot fail
+	// with SQLITE_BUSY while another connection holds a lock; the driver
+	// also sorts it first. WAL is persistent in the file, so readers only
+	// need busy_timeout, and query_only guards them against writes.
+	w, err := sql.Open("sqlite", dsn(s.cfg.Path,
+		"_txlock=immediate",
+		pragma("busy_timeout", busyTimeoutMS),
+		pragma("journal_mode", "WAL"),
+		pragma("synchronous", s.cfg.Synchronous),
+	))
+	if err != nil {
+		return err
+	}
+	s.w = w
+	// One connection that never expires: every write is serialised through
+	// it, and its prepared statements stay valid.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal_mode is %q, want wal", mode)
+	}
+	if err := migrate(ctx, w); err != nil {
+		return err
+	}
+
+	r, err := sql.Open("sqlite", dsn(s.cfg.Path,
+		pragma("busy_timeout", busyTimeoutMS),
+		pragma("query_only", 1),
+	))
+	if err != nil {
+		return err
+	}
+	s.r = r
+	r.SetMaxOpenConns(maxReaders)
+	r.SetMaxIdleConns(maxReaders)
+	if err := r.PingContext(ctx); err != nil {
+		return err
+	}
+
+	if err := s.ws.prepare(ctx, w); err != nil {
+		return err
+	}
+	if err := s.rs.prepare(ctx, r); err != nil {
+		return err
+	}
+	// Records that expired while the server was down; the writer goroutine
+	// then sweeps every sweepInterval.
+	for {
+		n, err := s.sweep(ctx, s.b)
+		if err != nil {
+			return err
+		}
+		if n < sweepLimit {
+			return nil
+		}
+	}
+}
+
+// dsn builds a modernc file: URI for path with the given query parameters.
+// The path is percent-escaped, so '?' or '#' in it are not taken as URI
+// syntax.
+func dsn(path string, params ...string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	u := url.URL{Scheme: "file", Path: filepath.ToSlash(path), RawQuery: strings.Join(params, "&")}
+	return u.String()
+}
+
+func pragma(name string, value any) string {
+	return fmt.Sprintf("_pragma=%s(%v)", name, value)
+}
+
+// Commit makes c durable. It blocks until c's transaction has committed or
+// failed and is safe for concurrent use; concurrent commits are written
+// together in one transaction (group commit).
+//
+// If ctx ends before the writer has taken c, Commit returns ctx.Err() and c
+// is not written; once taken, c is committed and Commit waits for it
+// whatever ctx does. A Commit with nothing to write returns nil at once.
+// After Close has begun Commit returns ErrClosed.
+func (s *SQLite) Commit(ctx context.Context, c Commit) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	if !c.hasGarden() && len(c.Actions) == 0 {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{c: c, done: make(chan error, 1)}
+	if err := s.enqueue(ctx, r); err != nil {
+		return err
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		if r.state.CompareAndSwap(reqQueued, reqAbandoned) {
+			return ctx.Err()
+		}
+		return <-r.done // the writer has it: wait for the outcome
+	}
+}
+
+// enqueue hands r to the writer goroutine.
+func (s *SQLite) enqueue(ctx context.Context, r *request) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if s.onEnqueue != nil {
+		s.onEnqueue()
+	}
+	return nil
+}
+
+// LoadGarden returns userID's garden; ok is false if none was ever stored.
+func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bool, err error) {
+	if s.closing.Load() {
+		return Garden{}, false, ErrClosed
+	}
+	var version, updated int64
+	var state []byte
+	err = s.rs.garden.QueryRowContext(ctx, userID).Scan(&version, &state, &updated)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Garden{}, false, nil
+	case err != nil:
+		return Garden{}, false, fmt.Errorf("store: load garden %s: %w", userID, err)
+	}
+	return Garden{UserID: userID, Version: uint64(version), State: state, UpdatedAt: fromNanos(updated)}, true, nil
+}
+
+// LoadActions returns userID's dedup records, oldest first (newest last),
+// to warm an in-memory dedup cache. At most about MaxActionsPerUser records
+// are kept per user.
+func (s *SQLite) LoadActions(ctx context.Context, userID string) ([]ActionRecord, error) {
+	if s.closing.Load() {
+		return nil, ErrClosed
+	}
+	rows, err := s.rs.actions.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: load actions %s: %w", userID, err)
+	}
+	defer rows.Close()
+	var out []ActionRecord
+	for rows.Next() {
+		a := ActionRecord{UserID: userID}
+		var at int64
+		if err := rows.Scan(&a.ActionID, &a.Result, &at); err != nil {
+			return nil, fmt.Errorf("store: load actions %s: %w", userID, err)
+		}
+		a.At = fromNanos(at)
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: load actions %s: %w", userID, err)
+	}
+	return out, nil
+}
+
+// LookupAction returns the dedup record of (userID, actionID); ok is false
+// if there is none (never recorded, or pruned).
+func (s *SQLite) LookupAction(ctx context.Context, userID, actionID string) (ActionRecord, bool, error) {
+	if s.closing.Load() {
+		return ActionRecord{}, false, ErrClosed
+	}
+	a := ActionRecord{UserID: userID, ActionID: actionID}
+	var at int64
+	err := s.rs.action.QueryRowContext(ctx, userID, actionID).Scan(&a.Result, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return ActionRecord{}, false, nil
+	case err != nil:
+		return ActionRecord{}, false, fmt.Errorf("store: lookup action %s/%s: %w", userID, actionID, err)
+	}
+	a.At = fromNanos(at)
+	return a, true, nil
+}
+
+// Ping reports whether the database file can be read (for /readyz,
+// contract §7).
+func (s *SQLite) Ping(ctx context.Context) error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	var v int
+	if err := s.r.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops accepting commits, lets the writer commit everything already
+// queued (those Commits succeed), stops the writer goroutine and waits for
+// it, checkpoints the WAL into the main file (so the file alone is a
+// complete backup) and closes the database. It is idempotent: later calls
+// wait for the first and return its result.
+func (s *SQLite) Close() error {
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closing.Store(true)
+		s.mu.Unlock()
+		close(s.quit)
+		<-s.done
+		s.closeErr = s.closeDBs()
+	})
+	return s.closeErr
+}
+
+// closeDBs closes the readers, checkpoints and closes the writer. It
+// tolerates a partly opened store.
+func (s *SQLite) closeDBs() error {
+	var errs []error
+	s.rs.close()
+	if s.r != nil {
+		// Readers first: an open read transaction would keep the
+		// checkpoint from truncating the WAL.
+		if err := s.r.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close readers: %w", err))
+		}
+	}
+	s.ws.close()
+	if s.w != nil {
+		if err := checkpoint(s.w); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.w.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close writer: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("store: close %s: %w", s.cfg.Path, err)
+	}
+	return nil
+}
+
+// checkpoint copies the whole WAL into the database file and truncates it.
+func checkpoint(w *sql.DB) error {
+	var busy, logFrames, done int
+	err := w.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+	switch {
+	case err != nil:
+		return fmt.Errorf("checkpoint: %w", err)
+	case busy != 0:
+		return fmt.Errorf("checkpoint: blocked by another connection (%d of %d frames copied)", done, logFrames)
+	}
+	return nil
+}
+
+func toNanos(t time.Time) int64 { return t.UnixNano() }
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }

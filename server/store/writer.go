@@ -1,0 +1,339 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Request states. A request moves from queued to taken (by the writer) or
+// to abandoned (by its Commit, when ctx ends first), never both: the
+// compare-and-swap decides who owns the outcome.
+const (
+	reqQueued int32 = iota
+	reqTaken
+	reqAbandoned
+)
+
+// request is one Commit waiting for the writer.
+type request struct {
+	c     Commit
+	state atomic.Int32
+	done  chan error // buffered 1; receives the outcome once
+}
+
+// take claims r for the current batch; false if its Commit gave up.
+func (r *request) take() bool { return r.state.CompareAndSwap(reqQueued, reqTaken) }
+
+// answer delivers the outcome without blocking (a request is answered once;
+// a second answer, after a recovered panic, is dropped).
+func (r *request) answer(err error) {
+	select {
+	case r.done <- err:
+	default:
+	}
+}
+
+// batcher is the writer goroutine's state, reused across batches. Open
+// uses it before starting the writer; afterwards only the writer does.
+type batcher struct {
+	batch  []*request
+	latest map[string]*Garden // per user, the newest garden of the batch
+	added  map[string]int     // per user, records inserted by this transaction
+	after  map[string]int     // per user, record count once this transaction commits
+	// counts caches each user's committed record count, so that pruning
+	// by count deletes the oldest records without scanning the user's
+	// others. Absent means unknown (counted on next use). It is exact
+	// because this writer is the only one; it is dropped when it grows
+	// past maxCountedUsers or when an error leaves it in doubt.
+	counts map[string]int
+}
+
+// maxCountedUsers bounds batcher.counts (about 100 bytes per user).
+const maxCountedUsers = 100_000
+
+func newBatcher(maxBatch int) *batcher {
+	return &batcher{
+		batch:  make([]*request, 0, maxBatch),
+		latest: make(map[string]*Garden),
+		added:  make(map[string]int),
+		after:  make(map[string]int),
+		counts: make(map[string]int),
+	}
+}
+
+// run is the writer goroutine. It owns s.w and s.ws, group-commits
+// requests until s.quit is closed, then commits everything still queued and
+// closes s.done.
+func (s *SQLite) run() {
+	defer close(s.done)
+	b := s.b
+	t := time.NewTicker(sweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-s.reqs:
+			s.flush(b, r)
+		case <-t.C:
+			n, err := s.sweep(context.Background(), b)
+			switch {
+			case err != nil:
+				s.log.Warn("store: sweep failed", "error", err)
+			case n > 0:
+				s.log.Debug("store: swept expired actions", "deleted", n)
+			}
+		case <-s.quit:
+			// Close holds no more senders (see SQLite.mu), so reqs only
+			// shrinks from here on.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.flush(b, r)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// flush collects first and whatever else is queued, up to MaxBatch live
+// requests, and commits them.
+func (s *SQLite) flush(b *batcher, first *request) {
+	batch := b.batch[:0]
+	if first.take() {
+		batch = append(batch, first)
+	}
+collect:
+	for len(batch) < s.cfg.MaxBatch {
+		select {
+		case r := <-s.reqs:
+			if r.take() {
+				batch = append(batch, r)
+			}
+		default:
+			break collect
+		}
+	}
+	if len(batch) > 0 {
+		s.commitBatch(b, batch)
+	}
+	clear(batch) // drop references to committed data
+	b.batch = batch[:0]
+}
+
+// commitBatch writes batch in one transaction and answers every request.
+//
+// Failure handling: Commit validates requests before queueing them, so a
+// statement should fail only for a database-wide reason (I/O error, disk
+// full). If the batch transaction fails anyway, it is rolled back and every
+// request is retried alone, in order, in its own transaction, so one bad
+// commit fails only its own caller.
+func (s *SQLite) commitBatch(b *batcher, batch []*request) {
+	defer func() {
+		// A panic must not leave callers waiting forever.
+		if p := recover(); p != nil {
+			s.log.Error("store: writer panic", "panic", p)
+			clear(b.counts) // may be out of step with the database
+			for _, r := range batch {
+				r.answer(fmt.Errorf("store: commit: internal error: %v", p))
+			}
+		}
+	}()
+	start := time.Now()
+	err := s.writeTx(b, batch)
+	if err == nil {
+		d := time.Since(start)
+		for _, r := range batch {
+			r.answer(nil)
+		}
+		s.observe(len(batch), d)
+		return
+	}
+	if len(batch) == 1 {
+		batch[0].answer(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	s.log.Warn("store: batch failed, retrying commits one by one", "batch_size", len(batch), "error", err)
+	for i, r := range batch {
+		start := time.Now()
+		if err := s.writeTx(b, batch[i:i+1]); err != nil {
+			r.answer(fmt.Errorf("store: commit: %w", err))
+			continue
+		}
+		d := time.Since(start)
+		r.answer(nil)
+		s.observe(1, d)
+	}
+}
+
+func (s *SQLite) observe(n int, d time.Duration) {
+	if s.cfg.Observe != nil {
+		s.cfg.Observe(n, d)
+	}
+}
+
+// writeTx writes batch in one transaction: per user only the newest garden
+// (the others are superseded within the same transaction), every action
+// record, then pruning of the users that got new records. The work is
+// bounded by the batch: at most one upsert per garden, one insert per
+// record and two deletes per touched user, each deleting at most what that
+// user accumulated beyond the limits.
+func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
+	ctx := context.Background()
+	now := s.cfg.Clock()
+	nowNS := toNanos(now)
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+
+	// Strictly greater: of equal versions the first stays, as it would
+	// across separate transactions.
+	clear(b.latest)
+	for _, r := range batch {
+		if !r.c.hasGarden() {
+			continue
+		}
+		g := r.c.Garden
+		if cur, ok := b.latest[g.UserID]; !ok || g.Version > cur.Version {
+			b.latest[g.UserID] = g
+		}
+	}
+	if len(b.latest) > 0 {
+		upsert := tx.StmtContext(ctx, s.ws.upsertGarden)
+		for _, g := range b.latest {
+			if _, err := upsert.ExecContext(ctx, g.UserID, int64(g.Version), g.State, nanosOr(g.UpdatedAt, nowNS)); err != nil {
+				return fmt.Errorf("write garden %s: %w", g.UserID, err)
+			}
+		}
+		clear(b.latest)
+	}
+
+	clear(b.added)
+	clear(b.after)
+	var insert *sql.Stmt
+	for _, r := range batch {
+		for i := range r.c.Actions {
+			a := &r.c.Actions[i]
+			if insert == nil {
+				insert = tx.StmtContext(ctx, s.ws.insertAction)
+			}
+			res, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS))
+			if err != nil {
+				return fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			if n, err := res.RowsAffected(); err == nil && n > 0 {
+				b.added[a.UserID]++
+			}
+		}
+	}
+	if len(b.added) > 0 {
+		if err := s.prune(ctx, tx, b, toNanos(now.Add(-s.cfg.MaxActionAge))); err != nil {
+			return err
+		}
+	}
+
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	if len(b.counts)+len(b.after) > maxCountedUsers {
+		clear(b.counts)
+	}
+	for u, n := range b.after {
+		b.counts[u] = n
+	}
+	return nil
+}
+
+// prune deletes, for each user that got new records in tx, the records
+// older than cutoff and then the oldest beyond MaxActionsPerUser, and
+// records each user's resulting count in b.after. Thanks to b.counts this
+// reads only the deleted index entries, not the kept ones, except for the
+// first batch that touches a user.
+func (s *SQLite) prune(ctx context.Context, tx *sql.Tx, b *batcher, cutoff int64) error {
+	pruneAge := tx.StmtContext(ctx, s.ws.pruneAge)
+	var count, pruneOldest *sql.Stmt
+	for u, added := range b.added {
+		n, ok := b.counts[u]
+		if ok {
+			n += added
+		} else {
+			if count == nil {
+				count = tx.StmtContext(ctx, s.ws.countActions)
+			}
+			// Inside tx: includes this batch's records.
+			if err := count.QueryRowContext(ctx, u).Scan(&n); err != nil {
+				return fmt.Errorf("count actions of %s: %w", u, err)
+			}
+		}
+		res, err := pruneAge.ExecContext(ctx, u, cutoff)
+		if err != nil {
+			return fmt.Errorf("prune actions of %s by age: %w", u, err)
+		}
+		if d, err := res.RowsAffected(); err == nil {
+			n -= int(d)
+		}
+		if excess := n - s.cfg.MaxActionsPerUser; excess > 0 {
+			if pruneOldest == nil {
+				pruneOldest = tx.StmtContext(ctx, s.ws.pruneOldest)
+			}
+			res, err := pruneOldest.ExecContext(ctx, u, excess)
+			if err != nil {
+				return fmt.Errorf("prune actions of %s by count: %w", u, err)
+			}
+			if d, err := res.RowsAffected(); err == nil {
+				n -= int(d)
+			}
+		}
+		b.after[u] = n
+	}
+	return nil
+}
+
+// sweep deletes up to sweepLimit action records of any user older than
+// MaxActionAge: those of users who stopped playing, whom per-batch pruning
+// never visits. Open calls it, then the writer goroutine every
+// sweepInterval; b is that caller's.
+func (s *SQLite) sweep(ctx context.Context, b *batcher) (n int, err error) {
+	cutoff := toNanos(s.cfg.Clock().Add(-s.cfg.MaxActionAge))
+	defer func() {
+		if err != nil {
+			clear(b.counts) // some deletions may be uncounted
+			err = fmt.Errorf("sweep expired actions: %w", err)
+		}
+	}()
+	rows, err := s.ws.sweep.QueryContext(ctx, cutoff, sweepLimit)
+	if err != nil {
+		return 0, err
+	}
+	for rows.Next() {
+		var u string
+		if err := rows.Scan(&u); err != nil {
+			return n, errors.Join(err, rows.Close())
+		}
+		n++
+		if c, ok := b.counts[u]; ok {
+			b.counts[u] = c - 1
+		}
+	}
+	return n, errors.Join(rows.Err(), rows.Close())
+}
+
+// nanosOr returns t in Unix nanoseconds, or def if t is zero.
+func nanosOr(t time.Time, def int64) int64 {
+	if t.IsZero() {
+		return def
+	}
+	return toNanos(t)
+}
