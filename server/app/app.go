@@ -1,0 +1,216 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/go-chi/chi/v5/middleware"
+
+	"github.com/cosmic-gardener/realtime/server/auth"
+	"github.com/cosmic-gardener/realtime/server/config"
+	"github.com/cosmic-gardener/realtime/server/garden"
+	"github.com/cosmic-gardener/realtime/server/metrics"
+	"github.com/cosmic-gardener/realtime/server/sendq"
+	"github.com/cosmic-gardener/realtime/server/session"
+	"github.com/cosmic-gardener/realtime/server/store"
+	"github.com/cosmic-gardener/realtime/server/ws"
+)
+
+// App is the assembled server. Create with New, serve Handler, stop with
+// Shutdown.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	store    *store.SQLite
+	gardens  *garden.Manager
+	sessions *session.Manager
+	ws       *ws.Server
+	metrics  *metrics.Metrics
+	issuer   *auth.Issuer // dev mode only
+	router   http.Handler
+	ready    atomic.Bool
+}
+
+// New opens the store and builds the server. On error nothing is left
+// running.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	secret := []byte(cfg.JWTSecret)
+	if len(secret) == 0 && cfg.DevMode {
+		secret = []byte(auth.DevSecret)
+		log.Warn("DEV_MODE without JWT_SECRET: using the insecure development secret")
+	}
+	var pub []byte
+	if cfg.JWTPublicKeyFile != "" {
+		var err error
+		if pub, err = os.ReadFile(cfg.JWTPublicKeyFile); err != nil {
+			return nil, fmt.Errorf("read JWT_PUBLIC_KEY_FILE: %w", err)
+		}
+	}
+	verifier, err := auth.NewVerifier(auth.Config{HS256Secret: secret, PublicKeyPEM: pub})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if cfg.DevMode && len(secret) > 0 {
+		if a.issuer, err = auth.NewIssuer(secret, nil); err != nil {
+			return nil, fmt.Errorf("dev issuer: %w", err)
+		}
+	}
+
+	a.metrics = metrics.New(metrics.Gauges{GardensLoaded: func() int {
+		if a.gardens == nil {
+			return 0
+		}
+		return a.gardens.Loaded()
+	}})
+	if a.store, err = store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync, Observe: a.metrics.CommitDone}); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	a.sessions, err = session.New(session.Config{
+		Gardens: a.gardens, Retention: cfg.SessionRetention, MaxPerUser: cfg.MaxSessionsUser, Observer: a.metrics,
+		Queue: sendq.Config{UpdatesPerSecond: cfg.MaxUpdatesPerSec, BytesPerSecond: cfg.MaxBytesPerSec},
+	})
+	if err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	a.ws, err = ws.New(ws.Config{
+		Verifier: verifier, Sessions: a.sessions, Logger: log, Observer: a.metrics,
+		HeartbeatInterval: cfg.HeartbeatInterval, AllowedOrigins: cfg.AllowedOrigins,
+		RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
+	})
+	if err != nil {
+		_ = a.store.Close()
+		return nil, err
+	}
+	a.router = a.routes()
+	a.ready.Store(true)
+	return a, nil
+}
+
+// Handler returns the HTTP handler.
+func (a *App) Handler() http.Handler { return a.router }
+
+// WS returns the WebSocket server, for tests.
+func (a *App) WS() *ws.Server { return a.ws }
+
+// Sessions returns the session manager, for tests.
+func (a *App) Sessions() *session.Manager { return a.sessions }
+
+// Gardens returns the garden manager, for tests.
+func (a *App) Gardens() *garden.Manager { return a.gardens }
+
+// Shutdown closes every WebSocket with 1001, expires the sessions and
+// closes the store (checkpointed: the file alone is a complete backup).
+func (a *App) Shutdown(ctx context.Context) error {
+	a.ready.Store(false)
+	err := a.ws.Shutdown(ctx)
+	a.sessions.Close()
+	return errors.Join(err, a.store.Close())
+}
+
+func (a *App) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(middleware.Recoverer)
+	r.Use(a.requestLog)
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	r.Get("/readyz", a.readyz)
+	r.Method(http.MethodGet, "/metrics", a.metrics.Handler())
+	r.Method(http.MethodGet, "/api/ws", a.ws)
+	r.Post("/api/auth/dev-login", a.devLogin)
+	r.Get("/api/config", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"dev_mode": a.cfg.DevMode, "protocol": 1,
+			"heartbeat_ms": a.cfg.HeartbeatInterval.Milliseconds()})
+	})
+	if a.cfg.Pprof {
+		r.HandleFunc("/debug/pprof/*", pprof.Index)
+		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	r.NotFound(newStatic(a.cfg.WebDir).ServeHTTP)
+	return r
+}
+
+func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
+	if !a.ready.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	if err := a.store.Ping(r.Context()); err != nil {
+		a.log.Error("readyz: store ping failed", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// devLogin implements POST /api/auth/dev-login (CONTRACT §1): a token for
+// any user name, only in development mode.
+func (a *App) devLogin(w http.ResponseWriter, r *http.Request) {
+	if a.issuer == nil {
+		http.NotFound(w, r)
+		return
+	}
+	var body struct {
+		User string `json:"user"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
+	if err := dec.Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"code": "bad_request", "message": "body must be JSON {\"user\": \"name\"}"})
+		return
+	}
+	user := strings.TrimSpace(body.User)
+	if user == "" || len(user) > 64 || !utf8.ValidString(user) || strings.ContainsFunc(user, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"code": "bad_request", "message": "user must be 1-64 printable characters"})
+		return
+	}
+	token, err := a.issuer.Issue(user, a.cfg.DevTokenTTL)
+	if err != nil {
+		a.log.Error("dev-login: issue token", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"code": "internal", "message": "could not issue a token"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": token})
+}
+
+// requestLog logs each plain HTTP request at debug level with the path
+// only: a query may hold a token (CONTRACT §1). WebSocket connections log
+// their own line at close.
+func (a *App) requestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/api/ws" || !a.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		start := time.Now()
+		ww := middleware.NewWrapResponseWriter(w, r.ProtoMajor)
+		next.ServeHTTP(ww, r)
+		a.log.Debug("http", "method", r.Method, "path", r.URL.Path, "status", ww.Status(), "duration_ms", time.Since(start).Milliseconds())
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,9 @@
+// Package garden keeps the authoritative state of each player's garden in
+// memory: the newest durable Snapshot, a short history of earlier ones, the
+// patches between them (computed once per step and shared by every
+// recipient), and the idempotency records of recent actions.
+//
+// Actions on one garden are serialised and applied through shared/rules;
+// a change is published to subscribers only once the store reports it
+// durable (CONTRACT §3: a success ActionResult follows a durable commit).
+package garden

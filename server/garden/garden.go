@@ -1,0 +1,415 @@
+package garden
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/cosmic-gardener/realtime/server/store"
+	"github.com/cosmic-gardener/realtime/shared/game"
+	"github.com/cosmic-gardener/realtime/shared/patch"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+	"github.com/cosmic-gardener/realtime/shared/rules"
+)
+
+// Store is what the garden manager needs of the durable store.
+type Store interface {
+	LoadGarden(ctx context.Context, userID string) (store.Garden, bool, error)
+	LoadActions(ctx context.Context, userID string) ([]store.ActionRecord, error)
+	Commit(ctx context.Context, c store.Commit) error
+}
+
+// Observer receives measurements; every method must be cheap and safe for
+// concurrent use. A nil Observer in Config records nothing.
+type Observer interface {
+	// ActionDone reports an applied, rejected or replayed action.
+	ActionDone(actionType string, outcome string, d time.Duration)
+	// PatchBuilt reports a patch computed for one version step, with the
+	// size of the full state it replaces (full is true when the full
+	// state was chosen because the patch was not smaller).
+	PatchBuilt(patchBytes, stateBytes int, full bool)
+}
+
+// Subscriber is told when a garden has a new durable version. Changed is
+// called with no garden lock held and must not block.
+type Subscriber interface {
+	Changed(s *Snapshot, origin Subscriber)
+}
+
+// Config configures a Manager. Zero fields take the documented defaults.
+type Config struct {
+	Store  Store            // required
+	Clock  func() time.Time // default time.Now
+	Logger *slog.Logger     // default discards
+	// History is how many recent snapshots each garden keeps as patch
+	// bases, default 64. A session further behind gets the full state.
+	History int
+	// DiffCache is how many encoded patches each garden keeps, default 64.
+	DiffCache int
+	// MaxDedup is how many recent action results each garden keeps in
+	// memory, default 1000 (the store keeps as many).
+	MaxDedup int
+	Observer Observer
+}
+
+// Manager loads gardens on demand, shares one *Garden per user among that
+// user's sessions, and unloads it when the last reference is released.
+// Safe for concurrent use.
+type Manager struct {
+	cfg Config
+
+	mu      sync.Mutex
+	gardens map[string]*entry
+}
+
+type entry struct {
+	ready chan struct{} // closed when g or err is set
+	g     *Garden
+	err   error
+	refs  int
+}
+
+// New returns a Manager.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("garden: Config.Store is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.History <= 0 {
+		cfg.History = 64
+	}
+	if cfg.DiffCache <= 0 {
+		cfg.DiffCache = 64
+	}
+	if cfg.MaxDedup <= 0 {
+		cfg.MaxDedup = 1000
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	return &Manager{cfg: cfg, gardens: map[string]*entry{}}, nil
+}
+
+// Loaded returns how many gardens are in memory.
+func (m *Manager) Loaded() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.gardens)
+}
+
+// Acquire returns userID's garden, loading it from the store or creating
+// it. Every successful Acquire must be paired with a Release.
+func (m *Manager) Acquire(ctx context.Context, userID string) (*Garden, error) {
+	m.mu.Lock()
+	e, ok := m.gardens[userID]
+	if !ok {
+		e = &entry{ready: make(chan struct{})}
+		m.gardens[userID] = e
+	}
+	e.refs++
+	m.mu.Unlock()
+
+	if !ok {
+		e.g, e.err = m.load(ctx, userID)
+		close(e.ready)
+	} else {
+		select {
+		case <-e.ready:
+		case <-ctx.Done():
+			m.release(userID, e)
+			return nil, fmt.Errorf("acquire garden %s: %w", userID, ctx.Err())
+		}
+	}
+	if e.err != nil {
+		m.release(userID, e)
+		return nil, e.err
+	}
+	return e.g, nil
+}
+
+// Release drops a reference taken by Acquire.
+func (m *Manager) Release(g *Garden) {
+	m.mu.Lock()
+	e := m.gardens[g.userID]
+	m.mu.Unlock()
+	if e != nil {
+		m.release(g.userID, e)
+	}
+}
+
+func (m *Manager) release(userID string, e *entry) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e.refs--
+	if e.refs <= 0 && m.gardens[userID] == e {
+		delete(m.gardens, userID)
+	}
+}
+
+func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
+	g := &Garden{
+		userID:  userID,
+		cfg:     &m.cfg,
+		history: make([]*Snapshot, m.cfg.History),
+		diffs:   make(map[diffKey]cachedDiff, m.cfg.DiffCache),
+		dedup:   map[string][]byte{},
+		subs:    map[Subscriber]struct{}{},
+	}
+	stored, found, err := m.cfg.Store.LoadGarden(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("load garden %s: %w", userID, err)
+	}
+	var snap *Snapshot
+	if found {
+		s, err := game.Decode(stored.State)
+		if err != nil {
+			return nil, fmt.Errorf("load garden %s: %w", userID, err)
+		}
+		if snap, err = newSnapshot(stored.Version, s); err != nil {
+			return nil, fmt.Errorf("load garden %s: %w", userID, err)
+		}
+		actions, err := m.cfg.Store.LoadActions(ctx, userID)
+		if err != nil {
+			return nil, fmt.Errorf("load garden %s actions: %w", userID, err)
+		}
+		for _, a := range actions {
+			g.remember(a.ActionID, a.Result)
+		}
+	} else {
+		now := m.cfg.Clock()
+		if snap, err = newSnapshot(1, rules.New(userID, now.UnixMilli())); err != nil {
+			return nil, fmt.Errorf("create garden %s: %w", userID, err)
+		}
+		// Persist the new garden at once: its creation time is part of
+		// its state, and a restart must not hand out a different version 1.
+		err = m.cfg.Store.Commit(ctx, store.Commit{Garden: &store.Garden{
+			UserID: userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now,
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("create garden %s: %w", userID, err)
+		}
+	}
+	g.setCurrent(snap)
+	return g, nil
+}
+
+// Garden is one user's authoritative garden. Safe for concurrent use.
+type Garden struct {
+	userID string
+	cfg    *Config
+
+	// actMu serialises actions, held across the durable commit so that
+	// versions and idempotency records reach the store in order.
+	actMu sync.Mutex
+
+	mu         sync.Mutex // guards the fields below
+	cur        *Snapshot
+	history    []*Snapshot // indexed by version % len
+	diffs      map[diffKey]cachedDiff
+	diffOrder  []diffKey // FIFO eviction
+	dedup      map[string][]byte
+	dedupOrder []string // FIFO eviction
+	subs       map[Subscriber]struct{}
+}
+
+type diffKey struct{ from, to uint64 }
+
+type cachedDiff struct {
+	data []byte // inner StateUpdate data
+	full bool
+}
+
+// UserID returns the owner.
+func (g *Garden) UserID() string { return g.userID }
+
+// Current returns the newest durable snapshot.
+func (g *Garden) Current() *Snapshot {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cur
+}
+
+// Subscribe registers s for change notifications.
+func (g *Garden) Subscribe(s Subscriber) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.subs[s] = struct{}{}
+}
+
+// Unsubscribe removes s.
+func (g *Garden) Unsubscribe(s Subscriber) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.subs, s)
+}
+
+// Update returns the inner data of the StateUpdate that takes a client
+// holding version from to the newest version: a patch when the base is
+// still known and the patch is smaller than the state, the full state
+// otherwise. ok is false when the client is already current. Patches are
+// computed once per step and shared by every caller.
+func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	to = g.cur
+	if from == to.Version {
+		return nil, false, to, false
+	}
+	key := diffKey{from, to.Version}
+	if c, hit := g.diffs[key]; hit {
+		return c.data, c.full, to, true
+	}
+	base := g.history[from%uint64(len(g.history))]
+	if from == 0 || base == nil || base.Version != from || from > to.Version {
+		return to.FullData(), true, to, true
+	}
+	c := cachedDiff{data: to.FullData(), full: true}
+	if p, err := patch.DiffStates(base.State, to.State); err != nil {
+		g.cfg.Logger.Error("diff states", "user_id", g.userID, "from", from, "to", to.Version, "err", err)
+	} else if d := patchData(from, to, p); len(d) < len(c.data) {
+		c = cachedDiff{data: d}
+	}
+	g.cfg.Observer.PatchBuilt(len(c.data), len(to.Encoded), c.full)
+	if len(g.diffOrder) >= g.cfg.DiffCache {
+		delete(g.diffs, g.diffOrder[0])
+		g.diffOrder = g.diffOrder[1:]
+	}
+	g.diffs[key] = c
+	g.diffOrder = append(g.diffOrder, key)
+	return c.data, c.full, to, true
+}
+
+// Result is the answer to an action.
+type Result struct {
+	// Data is the encoded ActionResult data, the same bytes for the first
+	// answer and every replay.
+	Data []byte
+	// Replayed is true when the id had been seen and Data is the original.
+	Replayed bool
+}
+
+// Do applies action act with idempotency key actionID. A replayed id gets
+// the original result and changes nothing. The returned Result is durable:
+// a change is committed before Do returns and before subscribers hear of
+// it; origin is notified first (its own change goes ahead). An error means
+// the action was not applied and may be retried with the same id.
+func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, origin Subscriber) (Result, error) {
+	start := g.cfg.Clock()
+	g.actMu.Lock()
+	defer g.actMu.Unlock()
+
+	g.mu.Lock()
+	prev, seen := g.dedup[actionID]
+	cur := g.cur
+	g.mu.Unlock()
+	if seen {
+		g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
+		return Result{Data: prev, Replayed: true}, nil
+	}
+
+	now := g.cfg.Clock()
+	out, err := rules.Apply(cur.State, act, actionID, now.UnixMilli())
+	var rej *rules.Rejection
+	var res protocol.ActionResult
+	var snap *Snapshot
+	switch {
+	case errors.As(err, &rej):
+		res = protocol.ActionResult{Success: false, Message: rej.Message}
+	case err != nil:
+		return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
+	case out.State == cur.State:
+		res = protocol.ActionResult{Success: true, Message: out.Message, Version: cur.Version}
+	default:
+		if snap, err = newSnapshot(cur.Version+1, out.State); err != nil {
+			return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
+		}
+		res = protocol.ActionResult{Success: true, Message: out.Message, BodyID: out.BodyID, Version: snap.Version}
+	}
+	data, err := json.Marshal(res)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode result: %w", err)
+	}
+	c := store.Commit{Actions: []store.ActionRecord{{UserID: g.userID, ActionID: actionID, Result: data, At: now}}}
+	if snap != nil {
+		c.Garden = &store.Garden{UserID: g.userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now}
+	}
+	// The commit must not be abandoned half-way because one client went
+	// away: other devices and the idempotency record depend on it.
+	if err := g.cfg.Store.Commit(context.WithoutCancel(ctx), c); err != nil {
+		return Result{}, fmt.Errorf("commit %s to garden %s: %w", act.Type(), g.userID, err)
+	}
+
+	g.mu.Lock()
+	g.remember(actionID, data)
+	var subs []Subscriber
+	if snap != nil {
+		g.setCurrent(snap)
+		subs = make([]Subscriber, 0, len(g.subs))
+		for s := range g.subs {
+			if s != origin {
+				subs = append(subs, s)
+			}
+		}
+	}
+	g.mu.Unlock()
+
+	if snap != nil {
+		if _, ok := g.subscribed(origin); ok {
+			origin.Changed(snap, origin)
+		}
+		for _, s := range subs {
+			s.Changed(snap, origin)
+		}
+	}
+	outcome := "applied"
+	if !res.Success {
+		outcome = "rejected"
+	}
+	g.cfg.Observer.ActionDone(act.Type(), outcome, g.cfg.Clock().Sub(start))
+	return Result{Data: data}, nil
+}
+
+func (g *Garden) subscribed(s Subscriber) (Subscriber, bool) {
+	if s == nil {
+		return nil, false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	_, ok := g.subs[s]
+	return s, ok
+}
+
+// setCurrent publishes snap as the newest version. g.mu must be held (or g
+// not yet shared).
+func (g *Garden) setCurrent(snap *Snapshot) {
+	g.cur = snap
+	g.history[snap.Version%uint64(len(g.history))] = snap
+}
+
+// remember records an action result, evicting the oldest beyond MaxDedup.
+// g.mu must be held (or g not yet shared).
+func (g *Garden) remember(actionID string, data []byte) {
+	if _, ok := g.dedup[actionID]; ok {
+		return
+	}
+	if len(g.dedupOrder) >= g.cfg.MaxDedup {
+		delete(g.dedup, g.dedupOrder[0])
+		g.dedupOrder = g.dedupOrder[1:]
+	}
+	g.dedup[actionID] = data
+	g.dedupOrder = append(g.dedupOrder, actionID)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ActionDone(string, string, time.Duration) {}
+func (nopObserver) PatchBuilt(int, int, bool)                {}

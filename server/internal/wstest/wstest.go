@@ -1,0 +1,232 @@
+// Package wstest starts a real server (server/app) on httptest and dials
+// it with real WebSocket clients, for integration tests of the contract.
+package wstest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cosmic-gardener/realtime/server/app"
+	"github.com/cosmic-gardener/realtime/server/auth"
+	"github.com/cosmic-gardener/realtime/server/config"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// Secret is the HS256 secret of test servers.
+const Secret = "wstest-secret-0123456789abcdef0123456789"
+
+// Server is a running app behind httptest.
+type Server struct {
+	T      testing.TB
+	App    *app.App
+	HTTP   *httptest.Server
+	Config config.Config
+	issuer *auth.Issuer
+}
+
+// Start runs a server with test defaults (dev mode, a fresh DB in a temp
+// dir); mutate adjusts the config. It is shut down by t.Cleanup.
+func Start(t testing.TB, mutate func(*config.Config)) *Server {
+	t.Helper()
+	cfg, err := config.Load(nil, func(string) (string, bool) { return "", false }, nil)
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Fatalf("config defaults: %v", err)
+	}
+	cfg.JWTSecret = Secret
+	cfg.DevMode = true
+	cfg.DBPath = filepath.Join(t.TempDir(), "cosmic.db")
+	cfg.WebDir = t.TempDir()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	a, err := app.New(context.Background(), cfg, log)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	hs := httptest.NewServer(a.Handler())
+	issuer, err := auth.NewIssuer([]byte(cfg.JWTSecret), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{T: t, App: a, HTTP: hs, Config: cfg, issuer: issuer}
+	t.Cleanup(func() { s.Stop() })
+	return s
+}
+
+// Stop shuts the app down and closes the listener; safe to call twice.
+func (s *Server) Stop() {
+	if s.HTTP == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.App.Shutdown(ctx); err != nil {
+		s.T.Errorf("shutdown: %v", err)
+	}
+	s.HTTP.Close()
+	s.HTTP = nil
+}
+
+// Token mints a token for user valid for ttl.
+func (s *Server) Token(user string, ttl time.Duration) string {
+	s.T.Helper()
+	tok, err := s.issuer.Issue(user, ttl)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return tok
+}
+
+// WSURL returns the ws:// URL of /api/ws with query appended.
+func (s *Server) WSURL(query string) string {
+	u := "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/api/ws"
+	if query != "" {
+		u += "?" + query
+	}
+	return u
+}
+
+// Client is one WebSocket client.
+type Client struct {
+	T    testing.TB
+	Conn *websocket.Conn
+	// Welcome is the first message, read by Dial.
+	Welcome protocol.Welcome
+}
+
+// Dial connects user with a token in the query, plus extra query, and
+// reads the Welcome.
+func (s *Server) Dial(user, extra string) *Client {
+	s.T.Helper()
+	q := "token=" + s.Token(user, time.Hour)
+	if extra != "" {
+		q += "&" + extra
+	}
+	c, err := s.DialRaw(q, nil)
+	if err != nil {
+		s.T.Fatalf("dial: %v", err)
+	}
+	env := c.Next()
+	if env.Type != protocol.TypeWelcome {
+		s.T.Fatalf("first message %s, want Welcome: %s", env.Type, env.Data)
+	}
+	if err := json.Unmarshal(env.Data, &c.Welcome); err != nil {
+		s.T.Fatal(err)
+	}
+	return c
+}
+
+// DialRaw connects with the given query and header, reading nothing.
+func (s *Server) DialRaw(query string, header http.Header) (*Client, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, s.WSURL(query), &websocket.DialOptions{HTTPHeader: header})
+	if err != nil {
+		return nil, err
+	}
+	conn.SetReadLimit(16 << 20)
+	c := &Client{T: s.T, Conn: conn}
+	s.T.Cleanup(func() { _ = conn.CloseNow() })
+	return c, nil
+}
+
+// Send writes v as JSON.
+func (c *Client) Send(v any) {
+	c.T.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		c.T.Fatal(err)
+	}
+	c.SendRaw(string(b))
+}
+
+// SendRaw writes a text frame.
+func (c *Client) SendRaw(frame string) {
+	c.T.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
+		c.T.Fatalf("write: %v", err)
+	}
+}
+
+// Action sends an action envelope.
+func (c *Client) Action(typ, id string, data any) {
+	c.T.Helper()
+	c.Send(map[string]any{"type": typ, "id": id, "data": data})
+}
+
+// Read returns the next message or the read error, waiting at most d.
+func (c *Client) Read(d time.Duration) (protocol.Envelope, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	_, b, err := c.Conn.Read(ctx)
+	if err != nil {
+		return protocol.Envelope{}, err
+	}
+	env, err := protocol.DecodeEnvelope(b)
+	if err != nil {
+		return protocol.Envelope{}, fmt.Errorf("server sent an undecodable frame %q: %w", b, err)
+	}
+	return env, nil
+}
+
+// Next returns the next message, failing the test after 5 s.
+func (c *Client) Next() protocol.Envelope {
+	c.T.Helper()
+	env, err := c.Read(5 * time.Second)
+	if err != nil {
+		c.T.Fatalf("read: %v", err)
+	}
+	return env
+}
+
+// NextOf skips messages until one of type typ arrives.
+func (c *Client) NextOf(typ string) protocol.Envelope {
+	c.T.Helper()
+	for {
+		if env := c.Next(); env.Type == typ {
+			return env
+		}
+	}
+}
+
+// CloseStatus reads until the connection closes and returns its close
+// code and reason, or fails after d.
+func (c *Client) CloseStatus(d time.Duration) (websocket.StatusCode, string) {
+	c.T.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		_, err := c.Read(time.Until(deadline))
+		if err == nil {
+			continue
+		}
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, ce.Reason
+		}
+		if time.Now().After(deadline) {
+			c.T.Fatalf("connection still open after %s", d)
+		}
+		return -1, err.Error()
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

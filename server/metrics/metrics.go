@@ -1,0 +1,179 @@
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// Metrics holds every collector. Create with New; safe for concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	connsOpen      prometheus.Gauge
+	connsTotal     prometheus.Counter
+	connsClosed    *prometheus.CounterVec
+	authRefused    *prometheus.CounterVec
+	msgsIn         *prometheus.CounterVec
+	msgsOut        prometheus.Counter
+	bytesOut       prometheus.Counter
+	sessionsOpen   prometheus.Gauge
+	sessionsOpened *prometheus.CounterVec
+	takeovers      prometheus.Counter
+	resyncs        *prometheus.CounterVec
+	coalesced      prometheus.Counter
+	overflows      prometheus.Counter
+	updatesSent    *prometheus.CounterVec
+	updateBytes    *prometheus.CounterVec
+	patchBytes     prometheus.Counter
+	patchFullBytes prometheus.Counter
+	actionDur      *prometheus.HistogramVec
+	commitDur      prometheus.Histogram
+	commitBatch    prometheus.Histogram
+}
+
+// New registers the collectors, plus the Go and process collectors, on a
+// new registry. gauges are read at scrape time.
+func New(gauges Gauges) *Metrics {
+	reg := prometheus.NewRegistry()
+	f := func(c prometheus.Collector) { reg.MustRegister(c) }
+	m := &Metrics{reg: reg}
+	m.connsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cosmic_ws_connections", Help: "Open WebSocket connections."})
+	m.connsTotal = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_ws_connections_total", Help: "WebSocket connections accepted."})
+	m.connsClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_ws_closes_total", Help: "Closed connections by close code."}, []string{"code"})
+	m.authRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_auth_refused_total", Help: "Refused authentications by contract code."}, []string{"code"})
+	m.msgsIn = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_ws_messages_received_total", Help: "Inbound messages by type (invalid, rate_limited for refused ones)."}, []string{"type"})
+	m.msgsOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_ws_messages_sent_total", Help: "Outbound messages."})
+	m.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_ws_sent_bytes_total", Help: "Outbound message bytes."})
+	m.sessionsOpen = prometheus.NewGauge(prometheus.GaugeOpts{Name: "cosmic_sessions", Help: "Live sessions, attached or retained."})
+	m.sessionsOpened = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_sessions_opened_total", Help: "Sessions opened, by whether they were resumed."}, []string{"resumed"})
+	m.takeovers = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_session_takeovers_total", Help: "Sessions taken over by a newer connection (4409)."})
+	m.resyncs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_resyncs_total", Help: "Full-state resyncs forced by a resume, by reason."}, []string{"reason"})
+	m.coalesced = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_state_updates_coalesced_total", Help: "State changes merged into a pending update."})
+	m.overflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_sendq_overflows_total", Help: "Connections closed because their send queue was full."})
+	m.updatesSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_state_updates_sent_total", Help: "State updates sent, by kind."}, []string{"kind"})
+	m.updateBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_state_update_bytes_total", Help: "Bytes of state updates sent, by kind."}, []string{"kind"})
+	m.patchBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_patch_bytes_total", Help: "Bytes of patches computed (once per version step)."})
+	m.patchFullBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_patch_replaced_state_bytes_total", Help: "Bytes of the full states those patches replaced."})
+	m.actionDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cosmic_action_duration_seconds", Help: "Action handling time including the durable commit.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"type", "outcome"})
+	m.commitDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cosmic_store_commit_duration_seconds", Help: "Durable store transaction time.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cosmic_store_commit_batch_size", Help: "Commits per store transaction.",
+		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
+	for _, c := range []prometheus.Collector{m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
+		m.sessionsOpen, m.sessionsOpened, m.takeovers, m.resyncs, m.coalesced, m.overflows, m.updatesSent, m.updateBytes,
+		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.commitBatch} {
+		f(c)
+	}
+	if gauges.GardensLoaded != nil {
+		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cosmic_gardens_loaded", Help: "Gardens held in memory."},
+			func() float64 { return float64(gauges.GardensLoaded()) }))
+	}
+	f(collectors.NewGoCollector())
+	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Gauges are values read at scrape time; nil fields are not exported.
+type Gauges struct {
+	GardensLoaded func() int
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry returns the registry, for tests.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// ws.Observer
+
+// ConnOpened counts an accepted connection.
+func (m *Metrics) ConnOpened() { m.connsOpen.Inc(); m.connsTotal.Inc() }
+
+// ConnClosed counts a closed connection by code. Codes outside the
+// contract's table are folded into "other" to bound cardinality.
+func (m *Metrics) ConnClosed(code int) {
+	m.connsOpen.Dec()
+	label := "other"
+	switch code {
+	case 1000, 1001, 1006, 1008, 1009, 1011, 1013, protocol.CloseProtocol, protocol.CloseAuth,
+		protocol.CloseHeartbeat, protocol.CloseTakenOver, protocol.CloseTooManyMessage:
+		label = strconv.Itoa(code)
+	}
+	m.connsClosed.WithLabelValues(label).Inc()
+}
+
+// MessageIn counts an inbound message by type; unknown types are counted
+// as "invalid" by the caller.
+func (m *Metrics) MessageIn(typ string) { m.msgsIn.WithLabelValues(typ).Inc() }
+
+// MessageOut counts an outbound message of n bytes.
+func (m *Metrics) MessageOut(n int) { m.msgsOut.Inc(); m.bytesOut.Add(float64(n)) }
+
+// AuthRefused counts a refused authentication.
+func (m *Metrics) AuthRefused(code string) { m.authRefused.WithLabelValues(code).Inc() }
+
+// session.Observer
+
+// Opened counts a session attach.
+func (m *Metrics) Opened(resumed bool) {
+	if !resumed {
+		m.sessionsOpen.Inc()
+	}
+	m.sessionsOpened.WithLabelValues(strconv.FormatBool(resumed)).Inc()
+}
+
+// Expired counts an expired session.
+func (m *Metrics) Expired() { m.sessionsOpen.Dec() }
+
+// TakenOver counts a 4409 takeover.
+func (m *Metrics) TakenOver() { m.takeovers.Inc() }
+
+// Resync counts a forced full state.
+func (m *Metrics) Resync(reason string) { m.resyncs.WithLabelValues(reason).Inc() }
+
+// Coalesced counts a merged state change.
+func (m *Metrics) Coalesced() { m.coalesced.Inc() }
+
+// Overflow counts a send-queue overflow.
+func (m *Metrics) Overflow() { m.overflows.Inc() }
+
+// StateSent counts a state update.
+func (m *Metrics) StateSent(full bool, n int) {
+	kind := "patch"
+	if full {
+		kind = "full"
+	}
+	m.updatesSent.WithLabelValues(kind).Inc()
+	m.updateBytes.WithLabelValues(kind).Add(float64(n))
+}
+
+// garden.Observer
+
+// ActionDone observes an action's duration.
+func (m *Metrics) ActionDone(typ, outcome string, d time.Duration) {
+	m.actionDur.WithLabelValues(typ, outcome).Observe(d.Seconds())
+}
+
+// PatchBuilt records patch size against the state it replaces.
+func (m *Metrics) PatchBuilt(patchBytes, stateBytes int, full bool) {
+	if !full {
+		m.patchBytes.Add(float64(patchBytes))
+		m.patchFullBytes.Add(float64(stateBytes))
+	}
+}
+
+// CommitDone observes a store transaction (store.Config.Observe).
+func (m *Metrics) CommitDone(batch int, d time.Duration) {
+	m.commitDur.Observe(d.Seconds())
+	m.commitBatch.Observe(float64(batch))
+}

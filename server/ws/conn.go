@@ -1,0 +1,343 @@
+package ws
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cosmic-gardener/realtime/server/auth"
+	"github.com/cosmic-gardener/realtime/server/sendq"
+	"github.com/cosmic-gardener/realtime/server/session"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// bufPool holds writer buffers: a connection has one only while writing.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// conn is one WebSocket connection. The handler goroutine reads; a writer
+// goroutine runs while the session has something to send; closeWith runs
+// the close handshake in a goroutine of its own. All are waited for before
+// the handler returns.
+type conn struct {
+	srv    *Server
+	ws     *websocket.Conn
+	userID string
+	start  time.Time
+
+	sess    *session.Session
+	resumed bool
+
+	expires    atomic.Int64 // token expiry, Unix nanoseconds
+	lastRecv   atomic.Int64 // Unix nanoseconds
+	writeStart atomic.Int64 // Unix nanoseconds of the write in progress, 0 when none
+	msgsIn     atomic.Int64
+	msgsOut    atomic.Int64
+
+	wake chan struct{} // nudges a waiting writer
+
+	mu        sync.Mutex // guards the fields below
+	closeCode int        // the code we closed with, 0 if the peer closed
+	closeWhy  string
+	finished  bool // the handler is waiting for the goroutines; none may start
+	done      chan struct{}
+	wg        sync.WaitGroup
+
+	// Read-loop state, owned by the handler goroutine.
+	tokens   float64
+	refilled time.Time
+	limited  int
+	bad      int
+}
+
+func newConn(s *Server, wc *websocket.Conn, claims auth.Claims) *conn {
+	now := s.cfg.Clock()
+	c := &conn{srv: s, ws: wc, userID: claims.UserID, start: now, wake: make(chan struct{}, 1),
+		done: make(chan struct{}), tokens: float64(s.cfg.RateBurst), refilled: now}
+	c.expires.Store(claims.ExpiresAt.UnixNano())
+	c.lastRecv.Store(now.UnixNano())
+	return c
+}
+
+// serve runs the connection until it ends.
+func (c *conn) serve(ctx context.Context, resumeID string, lastSeq uint64) {
+	log := c.srv.log
+	sess, resumed, err := c.srv.cfg.Sessions.Open(ctx, c, c.userID, resumeID, lastSeq, c.welcome)
+	if err != nil {
+		code, reason := websocket.StatusInternalError, protocol.CodeInternal
+		if errors.Is(err, session.ErrTooManySessions) {
+			code, reason = websocket.StatusPolicyViolation, "too_many_sessions"
+		}
+		log.Error("ws open session failed", "user_id", c.userID, "err", err)
+		_ = c.ws.Close(code, reason)
+		c.srv.obs.ConnClosed(int(code))
+		return
+	}
+	log.Debug("ws connected", "user_id", c.userID, "session_id", sess.ID(), "resumed", resumed)
+
+	readErr := c.readLoop(ctx)
+
+	c.srv.cfg.Sessions.Detach(sess, c)
+	c.mu.Lock()
+	c.finished = true
+	close(c.done)
+	code, why := c.closeCode, c.closeWhy
+	c.mu.Unlock()
+	if code == 0 {
+		// The peer closed or the network failed: nothing left to
+		// negotiate; free the socket now.
+		_ = c.ws.CloseNow()
+	}
+	c.wg.Wait()
+
+	if code == 0 {
+		code = int(websocket.CloseStatus(readErr))
+		why = "peer"
+		if code == -1 {
+			code, why = 1006, "network"
+		}
+	}
+	c.srv.obs.ConnClosed(code)
+	log.Info("ws disconnected", "user_id", c.userID, "session_id", sess.ID(), "resumed", resumed,
+		"duration_ms", c.srv.cfg.Clock().Sub(c.start).Milliseconds(), "msgs_in", c.msgsIn.Load(), "msgs_out", c.msgsOut.Load(),
+		"close_code", code, "close_reason", why)
+}
+
+// welcome builds the Welcome frame for Sessions.Open. It also records the
+// session: Open calls it before the writer can start, which reads c.sess.
+func (c *conn) welcome(s *session.Session, resumed bool) []byte {
+	c.sess, c.resumed = s, resumed
+	data, _ := json.Marshal(protocol.Welcome{ // a struct of strings and numbers always encodes
+		SessionID: s.ID(), Resumed: resumed, HeartbeatMS: c.srv.cfg.HeartbeatInterval.Milliseconds(),
+		UserID: c.userID, Protocol: protocol.Version,
+	})
+	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
+}
+
+func (c *conn) readLoop(ctx context.Context) error {
+	// The read context is the background: a cancellable one costs a timer
+	// per read, and closeWith unblocks the read by closing the socket.
+	_ = ctx
+	for {
+		typ, frame, err := c.ws.Read(context.Background())
+		if err != nil {
+			return err
+		}
+		now := c.srv.cfg.Clock()
+		c.lastRecv.Store(now.UnixNano())
+		c.msgsIn.Add(1)
+		if c.closing() {
+			continue // draining until the close handshake completes
+		}
+		if typ != websocket.MessageText {
+			c.closeWith(protocol.CloseProtocol, "binary frames are not supported")
+			continue
+		}
+		if !c.allow(now) {
+			c.srv.obs.MessageIn("rate_limited")
+			c.limited++
+			if c.limited >= c.srv.cfg.AbuseLimit {
+				c.closeWith(protocol.CloseTooManyMessage, "too many messages")
+				continue
+			}
+			c.sendError("", protocol.CodeRateLimited, "rate limit exceeded: slow down", false)
+			continue
+		}
+		c.limited = 0
+		c.handle(frame)
+	}
+}
+
+// allow takes one token from the inbound bucket.
+func (c *conn) allow(now time.Time) bool {
+	cfg := &c.srv.cfg
+	if d := now.Sub(c.refilled); d > 0 {
+		c.tokens = min(float64(cfg.RateBurst), c.tokens+d.Seconds()*cfg.RatePerSecond)
+		c.refilled = now
+	}
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+func (c *conn) handle(frame []byte) {
+	env, msg, err := protocol.DecodeClient(frame)
+	if err != nil {
+		var de *protocol.DecodeError
+		if !errors.As(err, &de) {
+			de = &protocol.DecodeError{Code: protocol.CodeBadMessage, Message: "undecodable message"}
+		}
+		c.srv.obs.MessageIn("invalid")
+		c.bad++
+		if c.bad >= c.srv.cfg.BadLimit {
+			c.closeWith(protocol.CloseProtocol, "too many bad messages")
+			return
+		}
+		c.sendError(de.ID, de.Code, de.Message, true)
+		return
+	}
+	c.bad = 0
+	c.srv.obs.MessageIn(env.Type)
+	switch m := msg.(type) {
+	case protocol.GetState:
+		c.sess.RequestFull()
+	case protocol.Heartbeat:
+		c.sess.Send(c, protocol.TypeHeartbeat, "", nil, false)
+	case protocol.Ack:
+		c.sess.Ack(m.Seq)
+	case protocol.RefreshToken:
+		c.refresh(env.ID, m.Token)
+	case protocol.Action:
+		res, err := c.sess.Garden().Do(context.Background(), env.ID, m, c.sess)
+		if err != nil {
+			c.srv.log.Error("action failed", "user_id", c.userID, "session_id", c.sess.ID(), "type", env.Type, "err", err)
+			c.sendError(env.ID, protocol.CodeInternal, "internal error: the action was not applied; retry with the same id", true)
+			return
+		}
+		c.sess.Send(c, protocol.TypeActionResult, env.ID, res.Data, true)
+	default:
+		c.sendError(env.ID, protocol.CodeUnknownType, fmt.Sprintf("type: %s is not handled", env.Type), true)
+	}
+}
+
+func (c *conn) refresh(id, token string) {
+	claims, err := c.srv.cfg.Verifier.Verify(token)
+	var res protocol.ActionResult
+	switch {
+	case err != nil:
+		var ae *auth.Error
+		msg := "token refused"
+		if errors.As(err, &ae) {
+			msg = ae.Code + ": " + ae.Message
+		}
+		res = protocol.ActionResult{Success: false, Message: msg}
+	case claims.UserID != c.userID:
+		res = protocol.ActionResult{Success: false, Message: "auth_invalid: token is for another user"}
+	default:
+		c.expires.Store(claims.ExpiresAt.UnixNano())
+		res = protocol.ActionResult{Success: true, Message: "token refreshed, expires " + claims.ExpiresAt.UTC().Format(time.RFC3339)}
+	}
+	data, _ := json.Marshal(res) // always encodes
+	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+}
+
+func (c *conn) sendError(id, code, message string, numbered bool) {
+	data, _ := json.Marshal(protocol.ErrorMessage{Code: code, Message: message}) // always encodes
+	c.sess.Send(c, protocol.TypeError, id, data, numbered)
+}
+
+// check runs the sweeper's periodic checks (CONTRACT §1 expiry, §5.4
+// heartbeat) and the slow-client watchdog.
+func (c *conn) check(now time.Time) {
+	n := now.UnixNano()
+	switch {
+	case n-c.lastRecv.Load() > 2*int64(c.srv.cfg.HeartbeatInterval):
+		c.closeWith(protocol.CloseHeartbeat, "heartbeat timeout")
+	case n > c.expires.Load():
+		c.closeWith(protocol.CloseAuth, auth.CodeExpired)
+	}
+	if ws := c.writeStart.Load(); ws != 0 && n-ws > int64(c.srv.cfg.WriteTimeout) {
+		// The peer stopped reading: the close handshake would block too.
+		c.srv.log.Info("ws write stuck, dropping", "user_id", c.userID)
+		_ = c.ws.CloseNow()
+	}
+}
+
+func (c *conn) closing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode != 0
+}
+
+// closeWith starts the close handshake once, in a goroutine owned by c.
+func (c *conn) closeWith(code int, reason string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeCode != 0 || c.finished {
+		return
+	}
+	c.closeCode, c.closeWhy = code, reason
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		_ = c.ws.Close(websocket.StatusCode(code), reason)
+	}()
+}
+
+// Wake implements session.Outlet.
+func (c *conn) Wake(start bool) {
+	if !start {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.finished {
+		return
+	}
+	c.wg.Add(1)
+	go c.writeLoop()
+}
+
+// TakenOver implements session.Outlet.
+func (c *conn) TakenOver() { c.closeWith(protocol.CloseTakenOver, "session taken over") }
+
+// Overflow implements session.Outlet.
+func (c *conn) Overflow() { c.closeWith(int(websocket.StatusTryAgainLater), "send queue full") }
+
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	bufp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 64<<10 { // don't pool giant full-state buffers
+			bufPool.Put(bufp)
+		}
+	}()
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		buf, kind, wait := c.sess.Next(c, c.srv.cfg.Clock(), (*bufp)[:0])
+		*bufp = buf
+		switch kind {
+		case sendq.Idle:
+			return
+		case sendq.Wait:
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait)
+			}
+			select {
+			case <-timer.C:
+			case <-c.wake:
+			case <-c.done:
+				return
+			}
+			continue
+		}
+		c.writeStart.Store(time.Now().UnixNano())
+		// Background context: a deadline per write costs a timer each time;
+		// the sweeper's watchdog handles stuck writes instead.
+		err := c.ws.Write(context.Background(), websocket.MessageText, buf)
+		c.writeStart.Store(0)
+		if err != nil {
+			return
+		}
+		c.msgsOut.Add(1)
+		c.srv.obs.MessageOut(len(buf))
+	}
+}

@@ -1,0 +1,302 @@
+package ws
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cosmic-gardener/realtime/server/auth"
+	"github.com/cosmic-gardener/realtime/server/session"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// Observer receives connection events for metrics. Methods must be cheap
+// and safe for concurrent use.
+type Observer interface {
+	ConnOpened()
+	ConnClosed(code int)
+	MessageIn(typ string)
+	MessageOut(bytes int)
+	AuthRefused(code string)
+}
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	Verifier *auth.Verifier   // required
+	Sessions *session.Manager // required
+	Logger   *slog.Logger     // default discards
+	Observer Observer         // default records nothing
+	Clock    func() time.Time // default time.Now
+
+	// HeartbeatInterval is sent as Welcome.heartbeat_ms; a connection
+	// silent for two intervals is closed with 4408. Default 30s.
+	HeartbeatInterval time.Duration
+	// AllowedOrigins are path.Match patterns for the Origin header's host
+	// (or scheme://host when the pattern has "://"). The request's own host
+	// is always allowed; requests without Origin (non-browsers) too.
+	AllowedOrigins []string
+	// ReadLimit is the inbound frame limit (close 1009), default 64 KiB.
+	ReadLimit int64
+	// RateBurst and RatePerSecond shape the inbound token bucket, defaults
+	// 200 and 50 (CONTRACT §5.6).
+	RateBurst     int
+	RatePerSecond float64
+	// AbuseLimit is how many consecutive rate-limited messages close the
+	// connection with 4429, default 100.
+	AbuseLimit int
+	// BadLimit is how many consecutive undecodable messages close the
+	// connection with 4400, default 100.
+	BadLimit int
+	// WriteTimeout closes a connection whose write has been stuck this
+	// long (a client that stopped reading), default 10s.
+	WriteTimeout time.Duration
+}
+
+// Server is the WebSocket endpoint. Create with New, serve with ServeHTTP,
+// stop with Shutdown.
+type Server struct {
+	cfg Config
+	obs Observer
+	log *slog.Logger
+
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	draining bool
+
+	stop     chan struct{}
+	sweeping sync.WaitGroup
+}
+
+// New validates cfg and starts the sweeper, which Shutdown stops.
+func New(cfg Config) (*Server, error) {
+	if cfg.Verifier == nil || cfg.Sessions == nil {
+		return nil, errors.New("ws: Config.Verifier and Config.Sessions are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 30 * time.Second
+	}
+	if cfg.ReadLimit <= 0 {
+		cfg.ReadLimit = protocol.MaxFrameBytes
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 200
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 50
+	}
+	if cfg.AbuseLimit <= 0 {
+		cfg.AbuseLimit = 100
+	}
+	if cfg.BadLimit <= 0 {
+		cfg.BadLimit = 100
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 10 * time.Second
+	}
+	s := &Server{cfg: cfg, obs: cfg.Observer, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	s.sweeping.Add(1)
+	go s.sweep()
+	return s, nil
+}
+
+// Connections returns the number of open connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// ServeHTTP implements GET /api/ws.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// CONTRACT §1: the origin is checked before the token.
+	if !s.originAllowed(r) {
+		http.Error(w, `{"code":"origin_forbidden","message":"origin not allowed"}`, http.StatusForbidden)
+		return
+	}
+	token, src, ferr := auth.FromRequest(r)
+	var claims auth.Claims
+	var authErr *auth.Error
+	if ferr != nil {
+		if !errors.As(ferr, &authErr) {
+			authErr = &auth.Error{Code: auth.CodeInvalid, Message: "malformed credentials", Err: ferr}
+		}
+	} else if c, err := s.cfg.Verifier.Verify(token); err != nil {
+		if !errors.As(err, &authErr) {
+			authErr = &auth.Error{Code: auth.CodeInvalid, Message: "invalid token", Err: err}
+		}
+	} else {
+		claims = c
+	}
+	if authErr != nil {
+		s.obs.AuthRefused(authErr.Code)
+		s.log.Info("ws auth refused", "code", authErr.Code, "source", src.String(), "path", r.URL.Path, "remote", r.RemoteAddr, "err", authErr.Err)
+		if src == auth.SourceHeader {
+			auth.WriteHTTPError(w, authErr)
+			return
+		}
+		// A browser cannot read the status of a failed handshake: upgrade,
+		// then close with 4401 and the code as reason.
+		wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+		if err != nil {
+			return
+		}
+		_ = wc.Close(protocol.CloseAuth, authErr.Code)
+		return
+	}
+
+	q := r.URL.Query()
+	resumeID := q.Get("session")
+	lastSeq, _ := strconv.ParseUint(q.Get("last_seq"), 10, 64)
+
+	s.mu.Lock()
+	draining := s.draining
+	s.mu.Unlock()
+	if draining {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	if err != nil {
+		s.log.Debug("ws accept failed", "err", err)
+		return
+	}
+	wc.SetReadLimit(s.cfg.ReadLimit)
+	c := newConn(s, wc, claims)
+	if !s.register(c) {
+		_ = wc.Close(protocol.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer s.unregister(c)
+	c.serve(r.Context(), resumeID, lastSeq)
+}
+
+func (s *Server) register(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.obs.ConnOpened()
+	return true
+}
+
+func (s *Server) unregister(c *conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+}
+
+func (s *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range s.cfg.AllowedOrigins {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// sweep runs the periodic checks of every connection.
+func (s *Server) sweep() {
+	defer s.sweeping.Done()
+	tick := min(s.cfg.HeartbeatInterval/4, time.Second)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		now := s.cfg.Clock()
+		s.mu.Lock()
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		for _, c := range conns {
+			c.check(now)
+		}
+		s.cfg.Sessions.Sweep()
+	}
+}
+
+// Shutdown stops accepting connections, closes every open one with 1001
+// and waits for them to end or ctx to expire, then stops the sweeper.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.closeWith(protocol.CloseGoingAway, "server shutting down")
+	}
+	defer func() {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+		}
+		s.sweeping.Wait()
+	}()
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.Connections() > 0 {
+		select {
+		case <-ctx.Done():
+			s.mu.Lock()
+			for c := range s.conns {
+				_ = c.ws.CloseNow()
+			}
+			s.mu.Unlock()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ConnOpened()        {}
+func (nopObserver) ConnClosed(int)     {}
+func (nopObserver) MessageIn(string)   {}
+func (nopObserver) MessageOut(int)     {}
+func (nopObserver) AuthRefused(string) {}
