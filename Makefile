@@ -10,7 +10,7 @@ WASM      := $(WEB_DIST)/cosmic.wasm
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 GO_WASM_TEST_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all build server wasm web run test test-go test-wasm test-web check fuzz bench clean
+.PHONY: all build server wasm web run test test-go test-wasm test-web test-e2e e2e-deps check fuzz bench clean
 
 all: build
 
@@ -36,15 +36,16 @@ run: build
 	@mkdir -p data logs
 	DEV_MODE=1 LOG_FILE=logs/websocket.log ./$(BIN)
 
-test: check test-go test-wasm test-web
+test: check test-go test-wasm test-web test-e2e
 
 check:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./shared/...
 
+# Everything but the browser suite, with the race detector.
 test-go:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 # The shared core under GOOS=js in Node, and the same vectors through the
 # built module.
@@ -54,6 +55,19 @@ test-wasm: wasm
 
 test-web: web/node_modules
 	cd web && npm run typecheck && npm test
+
+# Debian's chromium and the Playwright driver (npm playwright-core 1.52.0);
+# nothing downloads a browser.
+CHROMIUM ?= /usr/bin/chromium
+e2e-deps:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q chromium; \
+		else echo "chromium missing: sudo apt-get install -y chromium"; exit 1; fi; \
+	fi
+	cd e2e && npm ci --no-audit --no-fund
+
+test-e2e: server web e2e-deps
+	E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/
 
 FUZZTIME ?= 20s
 fuzz:
