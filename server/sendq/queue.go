@@ -6,9 +6,10 @@ import (
 
 // Config sets a Queue's limits. Zero fields take the defaults.
 type Config struct {
-	// MaxControl bounds the control lane in messages, default 256.
+	// MaxControl bounds the control lane in messages, default 1024: more
+	// than a rate-limit flood can queue before it is closed with 4429.
 	MaxControl int
-	// MaxControlBytes bounds it in bytes, default 256 KiB.
+	// MaxControlBytes bounds it in bytes, default 1 MiB.
 	MaxControlBytes int
 	// UpdatesPerSecond limits state updates, default 10 (CONTRACT §5.3).
 	UpdatesPerSecond float64
@@ -20,10 +21,10 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.MaxControl <= 0 {
-		c.MaxControl = 256
+		c.MaxControl = 1024
 	}
 	if c.MaxControlBytes <= 0 {
-		c.MaxControlBytes = 256 << 10
+		c.MaxControlBytes = 1 << 20
 	}
 	if c.UpdatesPerSecond <= 0 {
 		c.UpdatesPerSecond = 10

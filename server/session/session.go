@@ -174,7 +174,9 @@ func (s *Session) ack(seq uint64) {
 // Send queues a control message from outlet o. numbered messages get the
 // next seq and enter the resend buffer at once, so they survive a dropped
 // connection or a full queue (CONTRACT §5.2). Messages from an outlet that
-// no longer serves the session are dropped, numbered ones excepted.
+// no longer serves the session are dropped, numbered ones excepted: they
+// go to the connection that took the session over, so that its seq has no
+// gap over an ActionResult or Error (CONTRACT §5.5).
 func (s *Session) Send(o Outlet, typ, id string, data []byte, numbered bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -186,7 +188,7 @@ func (s *Session) Send(o Outlet, typ, id string, data []byte, numbered bool) {
 	} else {
 		frame = protocol.AppendFrame(nil, typ, id, 0, data)
 	}
-	if s.out == nil || s.out != o {
+	if s.out == nil || (s.out != o && !numbered) {
 		return
 	}
 	if !s.q.PushControl(frame) {

@@ -240,7 +240,9 @@ func (c *conn) check(now time.Time) {
 	switch {
 	case n-c.lastRecv.Load() > 2*int64(c.srv.cfg.HeartbeatInterval):
 		c.closeWith(protocol.CloseHeartbeat, "heartbeat timeout")
-	case n > c.expires.Load():
+	case n > c.expires.Load()+int64(auth.DefaultLeeway):
+		// The same leeway as at the handshake: a token accepted there is
+		// not cut off a moment later.
 		c.closeWith(protocol.CloseAuth, auth.CodeExpired)
 	}
 	if ws := c.writeStart.Load(); ws != 0 && n-ws > int64(c.srv.cfg.WriteTimeout) {

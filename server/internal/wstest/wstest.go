@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -39,6 +40,23 @@ type Server struct {
 // dir); mutate adjusts the config. It is shut down by t.Cleanup.
 func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	t.Helper()
+	return StartWith(t, Options{Config: mutate})
+}
+
+// Options adjusts a test server started by StartWith.
+type Options struct {
+	// Config adjusts the test defaults; nil keeps them.
+	Config func(*config.Config)
+	// Log, when set, receives the server's log at LogLevel instead of
+	// t.Log at Warn, e.g. to check that no line leaks a token.
+	Log      io.Writer
+	LogLevel slog.Level
+}
+
+// StartWith is Start with more options.
+func StartWith(t testing.TB, opts Options) *Server {
+	t.Helper()
+	mutate := opts.Config
 	cfg, err := config.Load(nil, func(string) (string, bool) { return "", false }, nil)
 	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
 		t.Fatalf("config defaults: %v", err)
@@ -50,7 +68,12 @@ func Start(t testing.TB, mutate func(*config.Config)) *Server {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logw io.Writer = testWriter{t}
+	level := slog.LevelWarn
+	if opts.Log != nil {
+		logw, level = opts.Log, opts.LogLevel
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
 	a, err := app.New(context.Background(), cfg, log)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)

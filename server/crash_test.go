@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/cosmic-gardener/realtime/server/internal/wstest"
+	"github.com/cosmic-gardener/realtime/shared/game"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// server is one run of the built binary.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	logs *lines
+	read sync.WaitGroup // the stderr reader
+}
+
+// lines collects a process's log lines.
+type lines struct {
+	mu sync.Mutex
+	l  []string
+}
+
+func (l *lines) add(s string) { l.mu.Lock(); l.l = append(l.l, s); l.mu.Unlock() }
+func (l *lines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.l, "\n")
+}
+
+var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+
+// startServer runs bin on dbPath and waits for its "listening" line.
+func startServer(t *testing.T, bin, dbPath string) *server {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "DEV_MODE=1", "DB_PATH="+dbPath, "ADDR=127.0.0.1:0",
+		"WEB_DIR="+t.TempDir(), "LOG_LEVEL=info", "LOG_FORMAT=text", "LOG_FILE=",
+		"JWT_SECRET=crash-test-secret-0123456789abcdef-0123")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, logs: &lines{}}
+	addr := make(chan string, 1)
+	s.read.Go(func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			s.logs.add(sc.Text())
+			if m := listening.FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	})
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			s.read.Wait()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", s.logs)
+		}
+	})
+	select {
+	case s.addr = <-addr:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("no listening line:\n%s", s.logs)
+	}
+	return s
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (s *server) wait(t *testing.T) int {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.read.Wait() // Wait must follow the last read of the pipe
+		_ = s.cmd.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-done
+		t.Fatalf("process did not exit:\n%s", s.logs)
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+// connect logs in with dev-login and dials with a header token.
+func (s *server) connect(t *testing.T, user string) *wstest.Client {
+	t.Helper()
+	resp, err := http.Post("http://"+s.addr+"/api/auth/dev-login", "application/json", strings.NewReader(`{"user":"`+user+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var login struct{ Token string }
+	if err := json.NewDecoder(resp.Body).Decode(&login); err != nil || login.Token == "" {
+		t.Fatalf("dev-login: %d %v", resp.StatusCode, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/api/ws",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + login.Token}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(16 << 20)
+	t.Cleanup(func() { _ = conn.CloseNow() })
+	c := &wstest.Client{T: t, Conn: conn}
+	c.Expect(protocol.TypeWelcome)
+	return c
+}
+
+// TestCrashRecovery kills the server with SIGKILL in the middle of a
+// stream of actions: after a restart on the same database, every
+// acknowledged action is in the garden, and replaying its id returns the
+// original result without a new version (CONTRACT §2, §3). Then SIGTERM
+// closes clients with 1001 and exits 0 (CONTRACT §7).
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the server binary")
+	}
+	bin := filepath.Join(t.TempDir(), "cosmic-server")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	db := filepath.Join(t.TempDir(), "cosmic.db")
+
+	srv := startServer(t, bin, db)
+	c := srv.connect(t, "alice")
+	const n, ackBeforeKill = 50, 25
+	for i := range n { // pipelined: the kill lands with actions in flight
+		c.Create(fmt.Sprintf("crash-%d", i), "asteroid", float64(i), float64(-i), 0)
+	}
+	acked := map[string][]byte{}
+	for i := range ackBeforeKill {
+		id := fmt.Sprintf("crash-%d", i)
+		res, env := c.Result(id)
+		if !res.Success || res.BodyID != "b-"+id {
+			t.Fatalf("action %s: %s", id, env.Data)
+		}
+		acked[id] = env.Data
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code := srv.wait(t); code != -1 {
+		t.Fatalf("killed server exit code %d, want -1 (signal)", code)
+	}
+
+	srv = startServer(t, bin, db)
+	c = srv.connect(t, "alice")
+	full := c.FullState()
+	var st game.State
+	if err := json.Unmarshal(full.Data.State, &st); err != nil {
+		t.Fatal(err)
+	}
+	for id := range acked {
+		if b := st.Bodies["b-"+id]; b == nil || b.Type != "asteroid" {
+			t.Errorf("acknowledged body b-%s lost in the crash", id)
+		}
+	}
+	for i := range ackBeforeKill {
+		id := fmt.Sprintf("crash-%d", i)
+		c.Create(id, "asteroid", float64(i), float64(-i), 0)
+		if _, env := c.Result(id); string(env.Data) != string(acked[id]) {
+			t.Errorf("replay of %s: %s, original %s", id, env.Data, acked[id])
+		}
+	}
+	if again := c.FullState(); again.Data.Version != full.Data.Version || again.Data.Hash != full.Data.Hash {
+		t.Fatalf("replays moved the garden from version %d to %d", full.Data.Version, again.Data.Version)
+	}
+
+	other := srv.connect(t, "bob")
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	for _, cl := range []*wstest.Client{c, other} {
+		if code, reason := cl.CloseStatus(15 * time.Second); code != websocket.StatusGoingAway {
+			t.Errorf("on SIGTERM closed %d %q, want 1001", code, reason)
+		}
+	}
+	if code := srv.wait(t); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0:\n%s", code, srv.logs)
+	}
+}
