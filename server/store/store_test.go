@@ -102,10 +102,11 @@ type batchLog struct {
 	once    sync.Once
 	entered chan struct{}
 	gate    chan struct{}
+	events  chan struct{} // one per observed batch
 }
 
 func newBatchLog(hold bool) *batchLog {
-	l := &batchLog{entered: make(chan struct{}), gate: make(chan struct{})}
+	l := &batchLog{entered: make(chan struct{}), gate: make(chan struct{}), events: make(chan struct{}, 1<<16)}
 	l.hold.Store(hold)
 	return l
 }
@@ -114,6 +115,7 @@ func (l *batchLog) observe(n int, _ time.Duration) {
 	l.mu.Lock()
 	l.sizes = append(l.sizes, n)
 	l.mu.Unlock()
+	l.events <- struct{}{}
 	if l.hold.Load() {
 		l.once.Do(func() {
 			close(l.entered)
@@ -123,6 +125,40 @@ func (l *batchLog) observe(n int, _ time.Duration) {
 }
 
 func (l *batchLog) release() { close(l.gate) }
+
+// waitCommits waits until batches holding n commits in all have been
+// observed.
+func (l *batchLog) waitCommits(t testing.TB, n int) {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		got := 0
+		for _, sz := range l.sizes {
+			got += sz
+		}
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		waitFor(t, l.events, fmt.Sprintf("%d more commits to be observed", n-got))
+	}
+}
+
+// waitBatches waits until n batches have been observed. The writer answers
+// a batch's callers before it observes the batch, so a caller that got its
+// answer must wait for the observation.
+func (l *batchLog) waitBatches(t testing.TB, n int) {
+	t.Helper()
+	for {
+		l.mu.Lock()
+		got := len(l.sizes)
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		waitFor(t, l.events, fmt.Sprintf("batch %d to be observed", got+1))
+	}
+}
 
 func (l *batchLog) Sizes() []int {
 	l.mu.Lock()
@@ -345,6 +381,7 @@ func TestGardenVersionMonotonic(t *testing.T) {
 							t.Fatalf("Commit: %v", err)
 						}
 					}
+					log.waitBatches(t, 2)
 					if got := log.Sizes(); len(got) != 2 || got[1] != len(tt.versions) {
 						t.Fatalf("batch sizes %v, want [1 %d]", got, len(tt.versions))
 					}
@@ -570,6 +607,7 @@ func TestConcurrentCommitsAreBatched(t *testing.T) {
 		t.FailNow()
 	}
 
+	log.waitCommits(t, n+1) // the blocker and the n commits
 	sizes := log.Sizes()[1:] // drop the blocker
 	total := 0
 	for _, sz := range sizes {
@@ -784,6 +822,7 @@ func TestBatchFailureIsolated(t *testing.T) {
 			t.Errorf("%s: err %v, garden written %v; want success", id, err, found)
 		}
 	}
+	log.waitBatches(t, 3)
 	if got := log.Sizes(); !slices.Equal(got, []int{1, 1, 1}) {
 		t.Errorf("observed transactions %v, want [1 1 1] (blocker, then the two good commits alone)", got)
 	}
