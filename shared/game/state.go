@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math"
 )
 
 // Vec3 is a position in garden space. Units are arbitrary; the rules bound
@@ -16,6 +17,28 @@ type Vec3 struct {
 	Y float64 `json:"y"`
 	Z float64 `json:"z"`
 }
+
+// Normalized returns v with every -0 coordinate replaced by 0. The
+// canonical encoding writes -0 as 0 (package patch), so a state never holds
+// -0: Encode would write "-0" and the two encodings would disagree.
+func (v Vec3) Normalized() Vec3 {
+	// A comparison, not v.X + 0, which a compiler could fold away.
+	if v.X == 0 {
+		v.X = 0
+	}
+	if v.Y == 0 {
+		v.Y = 0
+	}
+	if v.Z == 0 {
+		v.Z = 0
+	}
+	return v
+}
+
+// MaxSafeInt is the largest integer a state may hold (2^53 - 1): canonical
+// numbers are float64 values, as in JavaScript, and a larger integer would
+// not survive the round trip (rules.ValidateState enforces it).
+const MaxSafeInt = 1<<53 - 1
 
 // Resources are the garden's spendable amounts, in whole units.
 //
@@ -69,7 +92,9 @@ func (s *State) Clone() *State {
 }
 
 // Normalize replaces nil maps with empty ones, so that a decoded state
-// encodes as `{}` rather than `null` and JSON Patch paths into it exist.
+// encodes as `{}` rather than `null` and JSON Patch paths into it exist, and
+// replaces bodies positioned at -0 with copies at 0 (see Vec3.Normalized).
+// Call it on a state just decoded, before it is shared.
 func (s *State) Normalize() {
 	if s.Bodies == nil {
 		s.Bodies = map[string]*Body{}
@@ -77,12 +102,34 @@ func (s *State) Normalize() {
 	if s.Research == nil {
 		s.Research = map[string]int{}
 	}
+	for id, b := range s.Bodies {
+		if hasNegZero(b) {
+			c := *b
+			c.Position = c.Position.Normalized()
+			s.Bodies[id] = &c
+		}
+	}
+}
+
+// hasNegZero reports whether b is at a -0 coordinate, which == cannot see.
+func hasNegZero(b *Body) bool {
+	if b == nil {
+		return false
+	}
+	for _, c := range [3]float64{b.Position.X, b.Position.Y, b.Position.Z} {
+		if c == 0 && math.Signbit(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // Encode returns the canonical encoding of s: compact JSON, object keys in
 // byte order, no HTML escaping, numbers as encoding/json writes float64 and
-// int64. It equals Canonical(json.Marshal(s)), which TestEncodeIsCanonical
-// checks, so the server can hash its own encoding without a second pass.
+// int64. For a normalized state (see Normalize) whose integers are within
+// ±MaxSafeInt, it equals Canonical(json.Marshal(s)), which
+// TestEncodeIsCanonical checks, so the server can hash its own encoding
+// without a second pass.
 func Encode(s *State) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)

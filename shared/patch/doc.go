@@ -11,6 +11,7 @@
 // insignificant whitespace; strings escaped as encoding/json does with HTML
 // escaping off ('"', '\\', control characters, U+2028 and U+2029); numbers
 // written as encoding/json writes a float64 (the shortest form that reads
-// back to the same float64, as JavaScript's Number#toString). The hash is
-// the lowercase hex SHA-256 of those bytes.
+// back to the same float64, as JavaScript's Number#toString), except that
+// -0 is written 0, as JavaScript writes it. The hash is the lowercase hex
+// SHA-256 of those bytes.
 package patch

@@ -72,24 +72,95 @@ func EncodeOps(ops []Op) []byte {
 }
 
 // Apply applies an RFC 6902 patch to doc and returns the result in
-// canonical form.
+// canonical form. Every path (and from) must be "" or start with "/";
+// negative array indices, a json-patch extension, are refused. Operations
+// on the whole document (path ""), which Diff emits when the root changes
+// type, and documents that are not an object or array are supported.
 func Apply(doc, patch []byte) ([]byte, error) {
 	if len(patch) > MaxPatchBytes {
 		return nil, fmt.Errorf("apply: patch larger than %d bytes", MaxPatchBytes)
+	}
+	if t := bytes.TrimLeft(patch, " \t\r\n"); len(t) == 0 || t[0] != '[' {
+		return nil, errors.New("apply: decode patch: a patch is a JSON array")
 	}
 	p, err := jsonpatch.DecodePatch(patch)
 	if err != nil {
 		return nil, fmt.Errorf("apply: decode patch: %w", err)
 	}
+	// json-patch applies operations only inside an object or array, and
+	// refuses most operations on the root. When the patch touches the root
+	// or the document is a scalar, apply it to {"doc": doc} instead, every
+	// path prefixed with /doc.
+	wrap := !isContainer(doc)
+	for i, op := range p {
+		path, err := op.Path()
+		if err != nil {
+			return nil, fmt.Errorf("apply: operation %d: %w", i, err)
+		}
+		if path != "" && path[0] != '/' {
+			return nil, fmt.Errorf("apply: operation %d: path %q must be empty or start with /", i, path)
+		}
+		wrap = wrap || path == ""
+		if kind := op.Kind(); kind == "move" || kind == "copy" {
+			from, err := op.From()
+			if err != nil {
+				return nil, fmt.Errorf("apply: operation %d: %w", i, err)
+			}
+			if from != "" && from[0] != '/' {
+				return nil, fmt.Errorf("apply: operation %d: from %q must be empty or start with /", i, from)
+			}
+			wrap = wrap || from == ""
+		}
+	}
+	if wrap {
+		for _, op := range p {
+			path, _ := op.Path()
+			op["path"] = rawString(op["path"], wrapKey+path)
+			if kind := op.Kind(); kind == "move" || kind == "copy" {
+				from, _ := op.From()
+				op["from"] = rawString(op["from"], wrapKey+from)
+			}
+		}
+		doc = slices.Concat([]byte(`{"doc":`), doc, []byte("}"))
+	}
 	opts := jsonpatch.NewApplyOptions()
 	// Copies could grow a document without bound; a patch of ours never
 	// copies, so a small allowance is plenty.
 	opts.AccumulatedCopySizeLimit = 1 << 20
+	// RFC 6902 has no negative indices; other clients' libraries refuse them.
+	opts.SupportNegativeIndices = false
 	out, err := p.ApplyWithOptions(doc, opts)
 	if err != nil {
 		return nil, fmt.Errorf("apply: %w", err)
 	}
+	if wrap {
+		var w map[string]json.RawMessage
+		if err := json.Unmarshal(out, &w); err != nil {
+			return nil, fmt.Errorf("apply: %w", err)
+		}
+		inner, ok := w["doc"]
+		if !ok {
+			return nil, errors.New("apply: the patch removes the whole document")
+		}
+		out = inner
+	}
 	return Canonical(out)
+}
+
+// wrapKey is the pointer to the document inside Apply's wrapper.
+const wrapKey = "/doc"
+
+// isContainer reports whether a JSON document is an object or an array.
+func isContainer(doc []byte) bool {
+	doc = bytes.TrimLeft(doc, " \t\r\n")
+	return len(doc) > 0 && (doc[0] == '{' || doc[0] == '[')
+}
+
+// rawString returns s as a JSON string of json-patch's raw message type.
+func rawString[T ~[]byte](_ *T, s string) *T {
+	b, _ := json.Marshal(s) // a string always encodes
+	v := T(b)
+	return &v
 }
 
 // Canonical re-encodes a JSON document in canonical form (see the package
@@ -121,6 +192,9 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 		f, err := x.Float64()
 		if err != nil {
 			return fmt.Errorf("canonical: number %s: %w", x, err)
+		}
+		if f == 0 {
+			f = 0 // -0 is written 0, as JavaScript and RFC 8785 do
 		}
 		b, err := json.Marshal(f)
 		if err != nil {

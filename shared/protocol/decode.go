@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/cosmic-gardener/realtime/shared/game"
@@ -159,7 +161,7 @@ func decodeCreate(data json.RawMessage) (Message, error) {
 	case w.Position.Z == nil:
 		return nil, errors.New("data.position.z: required")
 	}
-	pos := game.Vec3{X: *w.Position.X, Y: *w.Position.Y, Z: *w.Position.Z}
+	pos := game.Vec3{X: *w.Position.X, Y: *w.Position.Y, Z: *w.Position.Z}.Normalized()
 	// JSON cannot carry NaN or ±Inf, but a Go caller can: keep the promise
 	// that decoded positions are finite.
 	for _, c := range []float64{pos.X, pos.Y, pos.Z} {
@@ -255,9 +257,42 @@ func fieldError(prefix string, err error) error {
 		if typeErr.Field != "" {
 			field += "." + typeErr.Field
 		}
-		return fmt.Errorf("%s: want %s, got %s", field, typeErr.Type.String(), typeErr.Value)
+		want := jsonType(typeErr.Type)
+		if want == "number" && strings.HasPrefix(typeErr.Value, "number") {
+			return fmt.Errorf("%s: %s is out of range", field, typeErr.Value)
+		}
+		return fmt.Errorf("%s: want %s, got %s", field, want, typeErr.Value)
 	}
 	return fmt.Errorf("%s: %v", prefix, err)
+}
+
+// jsonType names what a Go type decodes from in JSON terms, so that error
+// messages sent to peers do not spell out internal Go types.
+func jsonType(t reflect.Type) string {
+	if t == nil {
+		return "a value"
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "string"
+	case reflect.Bool:
+		return "boolean"
+	case reflect.Float32, reflect.Float64:
+		return "number"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "non-negative integer"
+	case reflect.Struct, reflect.Map:
+		return "object"
+	case reflect.Slice, reflect.Array:
+		return "array"
+	default:
+		return t.Kind().String()
+	}
 }
 
 func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }

@@ -3,6 +3,7 @@
 // and the limits a peer must respect.
 //
 // Decoding is strict about what the contract fixes and lenient about the
-// rest: unknown fields are ignored, an unknown type is ErrUnknownType, and a
-// data that does not fit its variant is ErrInvalidData naming the field.
+// rest: unknown fields are ignored, an unknown type is a *DecodeError with
+// CodeUnknownType, and a data that does not fit its variant is one with
+// CodeInvalidData whose message names the field.
 package protocol

@@ -80,7 +80,7 @@ func create(s *game.State, act protocol.CreateCelestialBody, actionID string, no
 	if err := spend(&next.Resources, cost, act.BodyType); err != nil {
 		return Outcome{}, err
 	}
-	next.Bodies[id] = &game.Body{CreatedAt: now, ID: id, Position: act.Position, Type: act.BodyType}
+	next.Bodies[id] = &game.Body{CreatedAt: now, ID: id, Position: act.Position.Normalized(), Type: act.BodyType}
 	return Outcome{State: next, BodyID: id, Message: act.BodyType + " created"}, nil
 }
 
@@ -211,8 +211,8 @@ func ValidateState(s *game.State, owner string) error {
 	if r.Stardust > MaxResource || r.Energy > MaxResource {
 		return reject("resources must not exceed %d", MaxResource)
 	}
-	if s.UpdatedAt < 0 {
-		return reject("updated_at must not be negative")
+	if s.UpdatedAt < 0 || s.UpdatedAt > game.MaxSafeInt {
+		return reject("updated_at out of range 0..%d", int64(game.MaxSafeInt))
 	}
 	for topic, level := range s.Research {
 		if _, ok := TopicByName(topic); !ok {
@@ -233,8 +233,8 @@ func ValidateState(s *game.State, owner string) error {
 			return reject("body %q has id %q", truncate(key), truncate(b.ID))
 		case key == "" || len(key) > len(BodyIDPrefix)+protocol.MaxIDBytes || !utf8.ValidString(key):
 			return reject("body id %q is not valid", truncate(key))
-		case b.CreatedAt < 0:
-			return reject("body %s: created_at must not be negative", key)
+		case b.CreatedAt < 0 || b.CreatedAt > game.MaxSafeInt:
+			return reject("body %s: created_at out of range 0..%d", key, int64(game.MaxSafeInt))
 		}
 		k, ok := Kind(b.Type)
 		if !ok {
