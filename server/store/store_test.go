@@ -607,7 +607,7 @@ func TestConcurrentCommitsAreBatched(t *testing.T) {
 		t.FailNow()
 	}
 
-	log.waitCommits(t, n+1) // the blocker and the n commits
+	log.waitCommits(t, n+1)  // the blocker and the n commits
 	sizes := log.Sizes()[1:] // drop the blocker
 	total := 0
 	for _, sz := range sizes {
