@@ -165,9 +165,15 @@ type proxy struct {
 	target string
 
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	paused bool
+	conns  map[net.Conn]*link
+	refuse bool // close new connections at once
 	wg     sync.WaitGroup
+}
+
+// link is one proxied connection pair. A paused link reads and discards:
+// both peers see a live TCP connection that carries nothing.
+type link struct {
+	paused bool
 }
 
 func startProxy(t *testing.T, target string) *proxy {
@@ -176,7 +182,7 @@ func startProxy(t *testing.T, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{t: t, ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &proxy{t: t, ln: ln, target: target, conns: map[net.Conn]*link{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -193,23 +199,30 @@ func (p *proxy) accept() {
 		if err != nil {
 			return
 		}
+		p.mu.Lock()
+		refuse := p.refuse
+		p.mu.Unlock()
+		if refuse {
+			c.Close()
+			continue
+		}
 		up, err := net.Dial("tcp", p.target)
 		if err != nil {
 			c.Close()
 			continue
 		}
+		l := &link{}
 		p.mu.Lock()
-		p.conns[c], p.conns[up] = struct{}{}, struct{}{}
+		p.conns[c], p.conns[up] = l, l
 		p.mu.Unlock()
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, l)
+		go p.pipe(up, c, l)
 	}
 }
 
-// pipe copies src to dst until either fails; while paused it reads and
-// discards, so the peers see a live TCP connection that carries nothing.
-func (p *proxy) pipe(dst, src net.Conn) {
+// pipe copies src to dst until either fails, discarding while l is paused.
+func (p *proxy) pipe(dst, src net.Conn, l *link) {
 	defer p.wg.Done()
 	defer func() {
 		dst.Close()
@@ -224,7 +237,7 @@ func (p *proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			paused := p.paused
+			paused := l.paused
 			p.mu.Unlock()
 			if !paused {
 				if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -251,11 +264,22 @@ func (p *proxy) dropAll() {
 	}
 }
 
-// pause stops forwarding without closing anything: a dead link.
-func (p *proxy) pause(paused bool) {
+// pauseAll stops forwarding on every current connection without closing
+// anything: a dead link. New connections are forwarded normally.
+func (p *proxy) pauseAll() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.paused = paused
+	for _, l := range p.conns {
+		l.paused = true
+	}
+}
+
+// setRefuse makes the proxy close new connections at once (true), as a
+// server that is unreachable, or accept them again (false).
+func (p *proxy) setRefuse(refuse bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refuse = refuse
 }
 
 func (p *proxy) close() {

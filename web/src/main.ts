@@ -1,6 +1,379 @@
 /**
- * Entry point of the page bundle (`dist/app.js`). A placeholder until the
- * page is written: it only pulls in the connection layer, so the build
- * proves that `src/conn` bundles for the browser.
+ * Entry point of the game page (`dist/app.js`): loads the WASM core at once,
+ * signs the player in (development login when `/api/config` says
+ * `dev_mode`), then wires the connection (`src/conn`), the game controller
+ * (`src/game`) and the views (`src/ui`).
+ *
+ * Query parameters tune the connection for tests: `maxRetries`,
+ * `backoffBaseMs`, `backoffCapMs`, `heartbeatMs`, `connectTimeoutMs`.
+ * `#token=<jwt>` signs in with a token (servers without development login).
+ *
+ * @module
  */
-export * from './conn/index.js';
+
+import { Connection, type ConnectionOptions, type KeyValueStorage } from './conn/index.js';
+import { loadCore, unwrap, type Balance, type Core } from './core/index.js';
+import { GameController, quote, type GameSnapshot, type Quotes } from './game/index.js';
+import { authFromToken, devLogin, DevLoginError, loadAuth, saveAuth, tokenProvider, type Auth } from './ui/auth.js';
+import { ConnectionBadge } from './ui/badge.js';
+import { byTestId } from './ui/dom.js';
+import { amount, humanize, perSecond } from './ui/format.js';
+import { GardenView } from './ui/garden.js';
+import { Picker, ResearchPanel } from './ui/panels.js';
+import { Toasts } from './ui/toasts.js';
+
+/** CosmicDebug is `window.cosmicDebug`, the hook the browser tests read. */
+export interface CosmicDebug {
+  /** The confirmed server version and hash, the bodies drawn, the pending actions. */
+  state(): { version: number; hash: string; bodies: number; queue: number };
+  /** The connection state name (`connecting`, `open`, …, `closed`). */
+  connectionState(): string;
+  /** How long the WASM core took to start, ms (fetch, compile, instantiate, run main); 0 until it has. */
+  wasmStartMs: number;
+  /** The same, split up, and when the core was ready (ms since navigation start). */
+  wasmTiming: { instantiateMs: number; runMs: number; totalMs: number; readyAt: number } | undefined;
+  /** Replace the stored token (tests: an expired one), effective on the next connection. */
+  setToken(token: string): void;
+  /** Counters of the game controller. */
+  stats(): Record<string, number>;
+}
+
+declare global {
+  interface Window {
+    cosmicDebug: CosmicDebug;
+  }
+}
+
+// Start the module download and compilation before anything else.
+const corePromise: Promise<Core> = loadCore({ wasmUrl: 'cosmic.wasm', wasmExecUrl: 'wasm_exec.js' });
+const configPromise: Promise<{ dev_mode: boolean }> = fetch('/api/config')
+  .then((r): Promise<{ dev_mode?: unknown }> | object => (r.ok ? (r.json() as Promise<{ dev_mode?: unknown }>) : {}))
+  .then((c) => ({ dev_mode: (c as { dev_mode?: unknown }).dev_mode === true }))
+  .catch(() => ({ dev_mode: false }));
+
+const ui = {
+  garden: byTestId<SVGSVGElement>('garden'),
+  hint: byTestId('garden-hint'),
+  loading: byTestId('loading'),
+  login: byTestId<HTMLFormElement>('login'),
+  loginUser: byTestId<HTMLInputElement>('login-user'),
+  loginSubmit: byTestId<HTMLButtonElement>('login-submit'),
+  loginError: byTestId('login-error'),
+  noLogin: byTestId('no-login'),
+  stardust: byTestId('stardust'),
+  energy: byTestId('energy'),
+  stardustRate: byTestId('stardust-rate'),
+  energyRate: byTestId('energy-rate'),
+  bodyCount: byTestId('body-count'),
+  queue: byTestId('queue-size'),
+  user: document.querySelector('.user') as HTMLElement,
+  userName: byTestId('user-name'),
+  logout: byTestId<HTMLButtonElement>('logout'),
+  save: byTestId<HTMLButtonElement>('save'),
+  footnote: byTestId('footnote'),
+};
+
+const view = new GardenView(ui.garden);
+const picker = new Picker(byTestId('picker'));
+const research = new ResearchPanel(byTestId('research'));
+const toasts = new Toasts(byTestId('toasts'));
+const badge = new ConnectionBadge(
+  byTestId('connection-state'),
+  byTestId<HTMLButtonElement>('retry'),
+  byTestId<HTMLButtonElement>('reconnect'),
+);
+picker.onSelect = (type) => view.select(type);
+
+/** Session is one signed-in player: a connection and a controller. */
+interface Session {
+  auth: Auth;
+  conn: Connection;
+  game: GameController;
+  timers: number[];
+}
+
+let core: Core | undefined;
+let balance: Balance | undefined;
+let devMode = false;
+let session: Session | undefined;
+let quotes: { key: string; value: Quotes } | undefined;
+let placedOnce = false;
+
+window.cosmicDebug = {
+  state() {
+    const s = session?.game.snapshot;
+    return {
+      version: s?.confirmed?.version ?? 0,
+      hash: s?.confirmed?.hash ?? '',
+      bodies: Object.keys(s?.predicted?.bodies ?? {}).length,
+      queue: s?.pending.length ?? 0,
+    };
+  },
+  connectionState: () => session?.conn.state.kind ?? 'closed',
+  wasmStartMs: 0,
+  wasmTiming: undefined,
+  setToken(token: string) {
+    const auth = authFromToken(token) ?? { user: session?.auth.user ?? loadAuth()?.user ?? 'unknown', token };
+    saveAuth(auth);
+  },
+  stats: () => ({ ...(session?.game.snapshot.stats ?? {}) }),
+};
+
+/** sessionStore keeps the connection's session per tab (CONTRACT §5.2: tabs must not share one) and per user. */
+function sessionStore(user: string): KeyValueStorage {
+  return {
+    get: (k) => sessionStorage.getItem(`${user}:${k}`),
+    set: (k, v) => sessionStorage.setItem(`${user}:${k}`, v),
+  };
+}
+
+const localStore: KeyValueStorage = {
+  get: (k) => localStorage.getItem(k),
+  set: (k, v) => localStorage.setItem(k, v),
+};
+
+function connectionOptions(auth: Auth): ConnectionOptions {
+  const q = new URLSearchParams(location.search);
+  const num = (name: string): number | undefined => {
+    const v = q.get(name);
+    const n = v === null ? NaN : Number(v);
+    return Number.isFinite(n) && n >= 0 ? n : undefined;
+  };
+  const opts: ConnectionOptions = {
+    url: '/api/ws',
+    tokenProvider: tokenProvider(devMode, (next) => {
+      if (session !== undefined) session.auth = next;
+    }),
+    storage: sessionStore(auth.user),
+  };
+  const maxRetries = num('maxRetries');
+  if (maxRetries !== undefined) opts.maxRetries = Math.floor(maxRetries);
+  const base = num('backoffBaseMs');
+  const cap = num('backoffCapMs');
+  if (base !== undefined || cap !== undefined) {
+    opts.backoff = {};
+    if (base !== undefined && base > 0) opts.backoff.baseMs = base;
+    if (cap !== undefined && cap > 0) opts.backoff.capMs = cap;
+  }
+  const hb = num('heartbeatMs');
+  if (hb !== undefined && hb > 0) opts.heartbeatMs = hb;
+  const ct = num('connectTimeoutMs');
+  if (ct !== undefined && ct > 0) opts.connectTimeoutMs = ct;
+  return opts;
+}
+
+// ---------------------------------------------------------------------------
+// Rendering
+
+function render(snap: GameSnapshot): void {
+  const predicted = snap.predicted;
+  const confirmedIds = new Set(Object.keys(confirmedBodies(snap)));
+  const pending = new Set(Object.keys(predicted?.bodies ?? {}).filter((id) => !confirmedIds.has(id)));
+  const prefix = balance?.limits.body_id_prefix ?? 'b-';
+  const skipped = new Set(snap.skipped.map((s) => prefix + s.id));
+  const n = view.render(predicted, pending, skipped);
+  ui.bodyCount.textContent = amount(n);
+  ui.queue.textContent = String(snap.pending.length);
+  ui.queue.parentElement?.classList.toggle('has-pending', snap.pending.length > 0);
+  ui.queue.parentElement?.setAttribute(
+    'title',
+    snap.skipped.length > 0
+      ? `${snap.pending.length} waiting for the server; ${snap.skipped.length} will probably be refused`
+      : `${snap.pending.length} action(s) waiting for the server`,
+  );
+  if (placedOnce || n > 0) ui.hint.style.opacity = '0';
+  refreshQuotes(snap);
+  showRates();
+  tickResources();
+  const c = snap.confirmed;
+  const timing = core?.timing;
+  ui.footnote.textContent = [
+    c ? `server version ${c.version} · hash ${c.hash.slice(0, 12)}…` : 'not synchronised yet',
+    timing ? `core started in ${timing.totalMs.toFixed(0)} ms` : '',
+    snap.stats.hashMismatches > 0 ? `${snap.stats.hashMismatches} resync(s)` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+let confirmedCache: { key: string; bodies: Record<string, unknown> } | undefined;
+function confirmedBodies(snap: GameSnapshot): Record<string, unknown> {
+  const c = snap.confirmed;
+  if (c === undefined) return {};
+  if (confirmedCache?.key !== c.hash) {
+    confirmedCache = { key: c.hash, bodies: (JSON.parse(c.state) as { bodies: Record<string, unknown> }).bodies };
+  }
+  return confirmedCache.bodies;
+}
+
+function refreshQuotes(snap: GameSnapshot): void {
+  if (core === undefined || balance === undefined || snap.predicted === null) return;
+  const key = JSON.stringify(snap.predicted.research);
+  if (quotes?.key === key) return;
+  quotes = { key, value: quote(core, balance, snap.predicted) };
+}
+
+/** tickBadge keeps the badge (and its reconnect countdown) current. */
+function tickBadge(): void {
+  if (session !== undefined) badge.update(session.conn.state);
+}
+
+/**
+ * tickResources shows the resources projected to now with the core's
+ * `settle`, once a second and after every change: for display only, the
+ * garden itself changes only through actions (CONTRACT §3).
+ */
+function tickResources(): void {
+  const s = session;
+  if (s === undefined) return;
+  const have = s.game.projected(Date.now());
+  if (have !== undefined) {
+    ui.stardust.textContent = amount(have.stardust);
+    ui.energy.textContent = amount(have.energy);
+  }
+  picker.update(quotes?.value, have);
+  research.update(s.game.snapshot.predicted?.research, quotes?.value, have);
+}
+
+/** showRates shows growth per second, measured with `settle` over a minute; it changes only with the garden. */
+function showRates(): void {
+  const s = session;
+  if (s === undefined) return;
+  const now = Date.now();
+  const a = s.game.projected(now);
+  const b = s.game.projected(now + 60_000);
+  if (a === undefined || b === undefined) return;
+  ui.stardustRate.textContent = perSecond((b.stardust - a.stardust) / 60);
+  ui.energyRate.textContent = perSecond((b.energy - a.energy) / 60);
+}
+
+// ---------------------------------------------------------------------------
+// Session lifecycle
+
+function start(auth: Auth): void {
+  if (core === undefined) return;
+  stop();
+  ui.login.hidden = true;
+  ui.noLogin.hidden = true;
+  ui.user.hidden = false;
+  ui.userName.textContent = auth.user;
+  const conn = new Connection(connectionOptions(auth));
+  const game = new GameController({ core, conn, storage: localStore, userId: auth.user });
+  const s: Session = { auth, conn, game, timers: [] };
+  session = s;
+  game.on('change', render);
+  // Rule messages name topics and types as on the wire (stellar_fusion).
+  game.on('toast', (t) => toasts.show({ ...t, message: humanize(t.message) }));
+  conn.on('state', ({ newState, oldState }) => {
+    badge.update(newState);
+    if (newState.kind === 'failed' && newState.reason === 'auth' && oldState.kind !== 'failed') {
+      toasts.show({ kind: 'error', message: 'The server refused the sign-in. Log out and sign in again.' });
+    }
+    if (newState.kind === 'closed' && newState.reason === 'taken_over') {
+      toasts.show({ kind: 'info', message: 'This garden is open in another tab; this one stopped syncing.' });
+    }
+  });
+  conn.on('Error', (m) => {
+    if (m.id === undefined && m.data.code !== 'rate_limited') toasts.show({ kind: 'error', message: `Server error: ${m.data.message}` });
+  });
+  s.timers.push(window.setInterval(tickBadge, 250), window.setInterval(tickResources, 1000));
+  render(game.snapshot);
+  conn.connect();
+}
+
+function stop(): void {
+  const s = session;
+  if (s === undefined) return;
+  session = undefined;
+  for (const t of s.timers) clearInterval(t);
+  s.conn.close();
+  s.game.dispose();
+}
+
+function showLogin(): void {
+  stop();
+  ui.user.hidden = true;
+  view.render(null, new Set(), new Set());
+  ui.queue.textContent = '0';
+  badge.update({ kind: 'closed', reason: 'app' });
+  if (devMode) {
+    ui.login.hidden = false;
+    ui.loginUser.focus();
+  } else {
+    ui.noLogin.hidden = false;
+  }
+}
+
+ui.login.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const user = ui.loginUser.value.trim();
+  if (user === '') return;
+  ui.loginSubmit.disabled = true;
+  ui.loginError.textContent = '';
+  devLogin(user)
+    .then((token) => {
+      const auth = { user: authFromToken(token)?.user ?? user, token };
+      saveAuth(auth);
+      start(auth);
+    })
+    .catch((err: unknown) => {
+      ui.loginError.textContent = err instanceof DevLoginError ? err.message : 'Sign-in failed.';
+    })
+    .finally(() => {
+      ui.loginSubmit.disabled = false;
+    });
+});
+
+ui.logout.addEventListener('click', () => {
+  saveAuth(undefined);
+  showLogin();
+});
+
+byTestId<HTMLButtonElement>('retry').addEventListener('click', () => session?.conn.retryNow());
+byTestId<HTMLButtonElement>('reconnect').addEventListener('click', () => session?.conn.connect());
+
+ui.save.addEventListener('click', () => session?.game.save());
+
+view.onPlace = (pos) => {
+  const type = picker.selected;
+  if (session === undefined || type === undefined) return;
+  const r = session.game.createBody(type, pos);
+  if (r.ok) placedOnce = true;
+};
+
+research.onResearch = (topic) => session?.game.research(topic);
+
+// ---------------------------------------------------------------------------
+// Boot
+
+async function boot(): Promise<void> {
+  const fragmentToken = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (fragmentToken) {
+    const auth = authFromToken(fragmentToken);
+    if (auth !== undefined) saveAuth(auth);
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+  let loaded: Core;
+  try {
+    [loaded, { dev_mode: devMode }] = await Promise.all([corePromise, configPromise]);
+  } catch (err) {
+    ui.loading.replaceChildren(
+      Object.assign(document.createElement('p'), {
+        textContent: `The game core could not start: ${err instanceof Error ? err.message : String(err)}`,
+      }),
+    );
+    return;
+  }
+  core = loaded;
+  window.cosmicDebug.wasmStartMs = loaded.timing.totalMs;
+  window.cosmicDebug.wasmTiming = { ...loaded.timing, readyAt: performance.now() };
+  balance = unwrap(loaded.balance());
+  picker.build(balance);
+  research.build(balance);
+  ui.loading.hidden = true;
+  const auth = loadAuth();
+  if (auth === undefined) showLogin();
+  else start(auth);
+}
+
+void boot();

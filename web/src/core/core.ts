@@ -1,0 +1,199 @@
+/**
+ * {@link Core}: the typed face of the WASM module. Every method calls one
+ * function of the global `cosmic` object, parses its answer and returns a
+ * {@link CoreResult}; none of them holds game logic (STYLE §7). Documents
+ * go in and come out as JSON text.
+ *
+ * @module
+ */
+
+import type {
+  ActionInput,
+  ActionOutcome,
+  Balance,
+  CoreFailure,
+  CoreResult,
+  CoreTiming,
+  CosmicFunction,
+  CosmicModule,
+  Decoded,
+  JsonText,
+  PatchResult,
+  PendingAction,
+  Prediction,
+  QueuePushResult,
+  QueueRebaseResult,
+  QueueResolveResult,
+  QueueText,
+  StateText,
+} from './types.js';
+
+/** CoreError is thrown by {@link unwrap} for a failed answer; `code` is the answer's. */
+export class CoreError extends Error {
+  readonly code: string;
+  readonly id: string | undefined;
+  constructor(failure: CoreFailure) {
+    super(`${failure.code}: ${failure.message}`);
+    this.name = 'CoreError';
+    this.code = failure.code;
+    this.id = failure.id;
+  }
+}
+
+/** unwrap returns a result's value or throws a {@link CoreError}. */
+export function unwrap<T>(r: CoreResult<T>): T {
+  if (r.ok) return r.value;
+  throw new CoreError(r);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+const unavailable = (message: string): CoreFailure => ({ ok: false, code: 'unavailable', message });
+
+/**
+ * Core wraps the module's `cosmic` object. All methods are synchronous and
+ * short (each blocks the page's thread for the duration of one Go call, as
+ * `syscall/js` does) and never throw: a failure is a `{ok: false}` result.
+ *
+ * Not safe across workers: a module instance belongs to the thread that
+ * loaded it. Build one with `loadCore`; the constructor is for tests and
+ * for callers that instantiated the module themselves.
+ */
+export class Core {
+  /** timing says how long the module took to start; zeros when not measured. */
+  readonly timing: CoreTiming;
+  private readonly raw: CosmicModule;
+  private exitedWith: string | undefined;
+  private balanceCache: Balance | undefined;
+
+  constructor(raw: CosmicModule, timing: CoreTiming = { instantiateMs: 0, runMs: 0, totalMs: 0 }) {
+    this.raw = raw;
+    this.timing = timing;
+  }
+
+  /** markExited makes every later call fail with `unavailable`; `loadCore` calls it when Go's `main` returns. */
+  markExited(reason: string): void {
+    this.exitedWith = reason;
+  }
+
+  /** alive is false once the Go program has exited. */
+  get alive(): boolean {
+    return this.exitedWith === undefined;
+  }
+
+  private call<T>(name: CosmicFunction, ...args: (string | number)[]): CoreResult<T> {
+    if (this.exitedWith !== undefined) return unavailable(`the WASM module exited: ${this.exitedWith}`);
+    let text: unknown;
+    try {
+      text = (this.raw[name] as (...a: (string | number)[]) => unknown)(...args);
+    } catch (err) {
+      // wasm_exec.js throws once the Go program has exited.
+      return unavailable(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (typeof text !== 'string') return unavailable(`${name} returned ${typeof text}, not a string`);
+    let answer: unknown;
+    try {
+      answer = JSON.parse(text);
+    } catch {
+      return unavailable(`${name} returned text that is not JSON`);
+    }
+    if (!isObject(answer) || typeof answer['ok'] !== 'boolean') {
+      return unavailable(`${name} returned no ok member`);
+    }
+    if (answer['ok']) return { ok: true, value: answer['value'] as T };
+    const failure: CoreFailure = {
+      ok: false,
+      code: typeof answer['code'] === 'string' ? answer['code'] : 'internal',
+      message: typeof answer['message'] === 'string' ? answer['message'] : '',
+    };
+    if (typeof answer['id'] === 'string' && answer['id'] !== '') failure.id = answer['id'];
+    return failure;
+  }
+
+  // -- protocol --------------------------------------------------------------
+
+  /** decodeServer decodes a frame the server sent, exactly as the Go decoder does (CONTRACT §2, §4). */
+  decodeServer(frame: string): CoreResult<Decoded> {
+    return this.call('decodeServer', frame);
+  }
+
+  /** decodeClient decodes a client frame as the server will: `invalid_data` etc. before sending. */
+  decodeClient(frame: string): CoreResult<Decoded> {
+    return this.call('decodeClient', frame);
+  }
+
+  // -- documents -------------------------------------------------------------
+
+  /** canonical returns the canonical text of a JSON document (docs/protocol.md: sorted keys, compact, JS number form). */
+  canonical(doc: JsonText): CoreResult<JsonText> {
+    return this.call('canonical', doc);
+  }
+
+  /** hash returns the lowercase hex SHA-256 of a document's canonical text: a `StateUpdate`'s `hash` (CONTRACT §4). */
+  hash(doc: JsonText): CoreResult<string> {
+    return this.call('hash', doc);
+  }
+
+  /** diff returns an RFC 6902 patch (canonical text) taking `a` to `b`. */
+  diff(a: JsonText, b: JsonText): CoreResult<JsonText> {
+    return this.call('diff', a, b);
+  }
+
+  /** applyPatch applies an RFC 6902 patch and returns the canonical result with its hash. */
+  applyPatch(doc: JsonText, patch: JsonText): CoreResult<PatchResult> {
+    return this.call('applyPatch', doc, patch);
+  }
+
+  // -- rules -----------------------------------------------------------------
+
+  /** applyAction applies one action at `now` (Unix ms) by the server's rules; `rejected` when they refuse it. */
+  applyAction(state: JsonText, action: ActionInput, now: number): CoreResult<ActionOutcome> {
+    return this.call('applyAction', state, JSON.stringify(action), now);
+  }
+
+  /** validateState checks a state a client would save (SaveGame) for `owner`; `rejected` names the problem. */
+  validateState(state: JsonText, owner: string): CoreResult<{ valid: true }> {
+    return this.call('validateState', state, owner);
+  }
+
+  /** settle credits growth up to `now` (Unix ms). For display: only actions change a garden (CONTRACT §3). */
+  settle(state: JsonText, now: number): CoreResult<StateText> {
+    return this.call('settle', state, now);
+  }
+
+  /** balance returns body types, research topics and limits. Cached: the balance is compiled into the module. */
+  balance(): CoreResult<Balance> {
+    if (this.balanceCache !== undefined) return { ok: true, value: this.balanceCache };
+    const r = this.call<Balance>('balance');
+    if (r.ok) this.balanceCache = r.value;
+    return r;
+  }
+
+  // -- offline queue ---------------------------------------------------------
+
+  /**
+   * queuePush validates `pending`, predicts it on top of the queue and
+   * appends it. A `rejected` answer means the rules refuse it now: tell the
+   * player and send nothing. Also `no_state` (before the first state),
+   * `queue_full`, `duplicate`, and decode codes for malformed data.
+   */
+  queuePush(queue: QueueText, pending: PendingAction): CoreResult<QueuePushResult> {
+    return this.call('queuePush', queue, JSON.stringify(pending));
+  }
+
+  /** queueResolve removes the action `id`, whatever the server answered. */
+  queueResolve(queue: QueueText, id: string): CoreResult<QueueResolveResult> {
+    return this.call('queueResolve', queue, id);
+  }
+
+  /** queueRebase makes `state` at server `version` the confirmed state; creations it already holds leave the queue. */
+  queueRebase(queue: QueueText, version: number, state: JsonText): CoreResult<QueueRebaseResult> {
+    return this.call('queueRebase', queue, version, state);
+  }
+
+  /** queuePredict returns the confirmed state with every pending action applied, and the ones the rules now refuse. */
+  queuePredict(queue: QueueText): CoreResult<Prediction> {
+    return this.call('queuePredict', queue);
+  }
+}
