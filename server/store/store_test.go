@@ -103,6 +103,8 @@ type batchLog struct {
 	entered chan struct{}
 	gate    chan struct{}
 	events  chan struct{} // one per observed batch
+
+	releaseOnce sync.Once
 }
 
 func newBatchLog(hold bool) *batchLog {
@@ -124,10 +126,11 @@ func (l *batchLog) observe(n int, _ time.Duration) {
 	}
 }
 
-func (l *batchLog) release() { close(l.gate) }
+func (l *batchLog) release() { l.releaseOnce.Do(func() { close(l.gate) }) }
 
 // waitCommits waits until batches holding n commits in all have been
-// observed.
+// observed (batches of commits answered are observed already; this also
+// covers commits whose callers have not been scheduled yet).
 func (l *batchLog) waitCommits(t testing.TB, n int) {
 	t.Helper()
 	for {
@@ -144,9 +147,7 @@ func (l *batchLog) waitCommits(t testing.TB, n int) {
 	}
 }
 
-// waitBatches waits until n batches have been observed. The writer answers
-// a batch's callers before it observes the batch, so a caller that got its
-// answer must wait for the observation.
+// waitBatches waits until n batches have been observed.
 func (l *batchLog) waitBatches(t testing.TB, n int) {
 	t.Helper()
 	for {
@@ -184,9 +185,17 @@ func hold(t *testing.T, s *SQLite, log *batchLog) chan struct{} {
 	enqueued := make(chan struct{}, 4096)
 	s.onEnqueue = func() { enqueued <- struct{}{} }
 	log.hold.Store(true)
-	mustCommit(t, s, gardenCommit("blocker", 1, `{}`))
+	// The writer observes a batch before answering it, so the blocker's
+	// Commit returns only after log.release.
+	blocker := commitAsync(context.Background(), s, gardenCommit("blocker", 1, `{}`))
 	<-enqueued
 	waitFor(t, log.entered, "writer to enter Observe")
+	t.Cleanup(func() {
+		log.release() // in case the test failed before releasing
+		if err := <-blocker; err != nil {
+			t.Errorf("blocker commit: %v", err)
+		}
+	})
 	return enqueued
 }
 
@@ -696,9 +705,14 @@ func TestCloseFlushesPending(t *testing.T) {
 	}
 	enq := make(chan struct{}, 64)
 	s.onEnqueue = func() { enq <- struct{}{} }
-	mustCommit(t, s, gardenCommit("blocker", 1, `1`))
+	blocker := commitAsync(context.Background(), s, gardenCommit("blocker", 1, `1`))
 	<-enq
 	waitFor(t, log.entered, "writer to block")
+	defer func() {
+		if err := <-blocker; err != nil {
+			t.Errorf("blocker commit: %v", err)
+		}
+	}()
 	var pending []<-chan error
 	for i := range 10 {
 		pending = append(pending, commitAsync(context.Background(), s, Commit{Actions: []ActionRecord{action("u", strconv.Itoa(i), `1`)}}))

@@ -146,11 +146,12 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 	start := time.Now()
 	err := s.writeTx(b, batch)
 	if err == nil {
-		d := time.Since(start)
+		// Observed before anyone is answered, so that a caller who got
+		// its answer finds its transaction in the metrics.
+		s.observe(len(batch), time.Since(start))
 		for _, r := range batch {
 			r.answer(nil)
 		}
-		s.observe(len(batch), d)
 		return
 	}
 	if len(batch) == 1 {
@@ -164,9 +165,8 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 			r.answer(fmt.Errorf("store: commit: %w", err))
 			continue
 		}
-		d := time.Since(start)
+		s.observe(1, time.Since(start))
 		r.answer(nil)
-		s.observe(1, d)
 	}
 }
 
