@@ -654,8 +654,16 @@ func TestSyncSlowReader(t *testing.T) {
 	// row close with 4429): every message, answered or refused, queues
 	// one frame.
 	overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
+	// The server drops the connection without a handshake once it
+	// overflows, so writes may start failing: that is the point.
 	for range 1100 {
-		stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := stuck.Conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
+		cancel()
+		if err != nil {
+			t.Logf("write after overflow: %v", err)
+			break
+		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	if st := sess.Stats(); st.Attached && st.Queued > 1024 {

@@ -247,8 +247,7 @@ func (c *conn) check(now time.Time) {
 	}
 	if ws := c.writeStart.Load(); ws != 0 && n-ws > int64(c.srv.cfg.WriteTimeout) {
 		// The peer stopped reading: the close handshake would block too.
-		c.srv.log.Info("ws write stuck, dropping", "user_id", c.userID)
-		_ = c.ws.CloseNow()
+		c.closeNow(int(websocket.StatusTryAgainLater), "write stuck")
 	}
 }
 
@@ -260,6 +259,17 @@ func (c *conn) closing() bool {
 
 // closeWith starts the close handshake once, in a goroutine owned by c.
 func (c *conn) closeWith(code int, reason string) {
+	c.startClose(code, reason, func() { _ = c.ws.Close(websocket.StatusCode(code), reason) })
+}
+
+// closeNow drops the connection without a handshake, for a peer that does
+// not read: the close frame could not be written anyway. code is what the
+// logs and metrics record; the peer sees an abnormal closure and resumes.
+func (c *conn) closeNow(code int, reason string) {
+	c.startClose(code, reason, func() { _ = c.ws.CloseNow() })
+}
+
+func (c *conn) startClose(code int, reason string, close func()) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeCode != 0 || c.finished {
@@ -269,7 +279,7 @@ func (c *conn) closeWith(code int, reason string) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		_ = c.ws.Close(websocket.StatusCode(code), reason)
+		close()
 	}()
 }
 
@@ -294,8 +304,9 @@ func (c *conn) Wake(start bool) {
 // TakenOver implements session.Outlet.
 func (c *conn) TakenOver() { c.closeWith(protocol.CloseTakenOver, "session taken over") }
 
-// Overflow implements session.Outlet.
-func (c *conn) Overflow() { c.closeWith(int(websocket.StatusTryAgainLater), "send queue full") }
+// Overflow implements session.Outlet. A full queue means the peer stopped
+// reading; nothing numbered is lost, the client resumes.
+func (c *conn) Overflow() { c.closeNow(int(websocket.StatusTryAgainLater), "send queue full") }
 
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
