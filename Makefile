@@ -10,7 +10,7 @@ WASM      := $(WEB_DIST)/cosmic.wasm
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 GO_WASM_TEST_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all build server wasm web run test test-go test-wasm test-web test-e2e e2e-deps check fuzz bench clean
+.PHONY: all build server wasm web generate run test test-go test-wasm test-web test-e2e e2e-deps check fuzz bench clean
 
 all: build
 
@@ -29,8 +29,15 @@ web/node_modules: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 	@touch web/node_modules
 
+# The page: esbuild bundle, static files, and .gz/.br siblings of every
+# asset (web/scripts/build.mjs), next to the module: a complete WEB_DIR.
 web: web/node_modules wasm
 	cd web && npm run build
+
+# Generated sources: the TypeScript protocol types from shared/protocol and
+# shared/game. tools/tsgen's test fails when the committed file is stale.
+generate:
+	$(GO) run ./tools/tsgen
 
 run: build
 	@mkdir -p data logs
@@ -53,7 +60,7 @@ test-wasm: wasm
 	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(GO_WASM_TEST_EXEC)" ./shared/...
 	node --test wasm/test/
 
-test-web: web/node_modules
+test-web: web/node_modules wasm
 	cd web && npm run typecheck && npm test
 
 # Debian's chromium and the Playwright driver (npm playwright-core 1.52.0);
@@ -80,3 +87,77 @@ bench:
 
 clean:
 	rm -rf bin $(WEB_DIST) web/dist-test
+
+# ---- Load testing: tools/loadgen, tools/peers, tools/artillery; results and
+# method in docs/performance.md. The load tool starts the server itself
+# (--spawn) on a free loopback port with a throw-away DB, samples its CPU
+# and RSS, and stops it (SIGTERM, exit 0) at the end. Reports (text on
+# stdout, JSON and HTML) go to $(LOAD_REPORTS).
+LOADGEN         := bin/loadgen
+PEER_CENTRIFUGE := bin/peers/centrifuge-peer
+LOAD_SECRET     ?= loadgen-secret-0123456789abcdef0123456789
+LOAD_REPORTS    ?= reports/load
+LOAD_SERVER     := env ADDR={addr} DB_PATH={tmp}/cosmic.db JWT_SECRET=$(LOAD_SECRET) WEB_DIR={tmp} PPROF=1 ./$(BIN)
+LOAD_CENTRIFUGE := ./$(PEER_CENTRIFUGE) -addr {addr}
+LOAD_SOCKETIO   := env PORT={port} node tools/peers/socketio/server.js
+# Each process may hold up to the hard fd limit (20 000 here).
+LOAD_RUN         = ulimit -n $$(ulimit -Hn) && JWT_SECRET=$(LOAD_SECRET) ./$(LOADGEN)
+COMPARE_IDLE    ?= 5000
+
+.PHONY: loadgen peers load load-compare load-goals load-artillery
+
+loadgen:
+	$(GO) build -trimpath -o $(LOADGEN) ./tools/loadgen
+
+peers:
+	cd tools/peers/centrifuge && $(GO) build -trimpath -o $(CURDIR)/$(PEER_CENTRIFUGE) .
+	cd tools/peers/socketio && npm ci --no-audit --no-fund
+
+# The standard run: fan-out 200 gardens × 5 devices at 400 changes/s for
+# 15 s, then 2 000 idle connections.
+load: server loadgen
+	@mkdir -p $(LOAD_REPORTS)
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario fanout --gardens 200 --devices 5 --rate 400 --duration 15s \
+		--json $(LOAD_REPORTS)/fanout.json --html $(LOAD_REPORTS)/fanout.html
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario idle --count 2000 --ramp 1000 --duration 10s \
+		--json $(LOAD_REPORTS)/idle.json --html $(LOAD_REPORTS)/idle.html
+
+# (a) idle $(COMPARE_IDLE), (b) fan-out 200 × 5 at 400/s, (c) one garden
+# watched by 1 000 devices at 20 changes/s — against ours and both peers,
+# then our figures next to theirs with ratios.
+load-compare: server loadgen peers
+	@mkdir -p $(LOAD_REPORTS)/compare
+	@set -e; for t in ours centrifuge socketio; do \
+	  case $$t in ours) s='$(LOAD_SERVER)';; centrifuge) s='$(LOAD_CENTRIFUGE)';; socketio) s='$(LOAD_SOCKETIO)';; esac; \
+	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario idle --count $(COMPARE_IDLE) --ramp 1000 --duration 10s --json $(LOAD_REPORTS)/compare/a-idle-$$t.json; \
+	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario fanout --gardens 200 --devices 5 --rate 400 --duration 15s --json $(LOAD_REPORTS)/compare/b-fanout-$$t.json; \
+	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario onegarden --count 1000 --rate 20 --duration 15s --json $(LOAD_REPORTS)/compare/c-onegarden-$$t.json; \
+	done
+	./$(LOADGEN) compare $(LOAD_REPORTS)/compare/*.json
+
+# Every goal of docs/performance.md, with server CPU profiles (PPROF=1).
+load-goals: server loadgen
+	@mkdir -p $(LOAD_REPORTS)/goals
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario storm --count 200 --ramp 20 --duration 1s --json $(LOAD_REPORTS)/goals/connect-alone.json
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario storm --count 15000 --ramp 1000 --duration 2s --json $(LOAD_REPORTS)/goals/storm.json \
+		--pprof-out $(LOAD_REPORTS)/goals/storm.pprof
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario idle --count 19000 --ramp 2000 --duration 20s --json $(LOAD_REPORTS)/goals/idle.json \
+		--heap-out $(LOAD_REPORTS)/goals/idle.heap \
+		--html $(LOAD_REPORTS)/goals/idle.html
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario active --count 1000 --rate 2000 --duration 15s --json $(LOAD_REPORTS)/goals/active.json \
+		--html $(LOAD_REPORTS)/goals/active.html --pprof-out $(LOAD_REPORTS)/goals/active.pprof
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario fanout --gardens 1000 --devices 5 --rate 2000 --duration 15s --json $(LOAD_REPORTS)/goals/fanout.json \
+		--html $(LOAD_REPORTS)/goals/fanout.html --pprof-out $(LOAD_REPORTS)/goals/fanout.pprof
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario fanout --gardens 10 --devices 1000 --rate 200 --duration 15s --json $(LOAD_REPORTS)/goals/frames.json \
+		--html $(LOAD_REPORTS)/goals/frames.html --pprof-out $(LOAD_REPORTS)/goals/frames.pprof
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario patchsize --bodies 500 --json $(LOAD_REPORTS)/goals/patchsize.json
+	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario reconnect --count 5000 --ramp 2000 --json $(LOAD_REPORTS)/goals/reconnect.json
+
+# Artillery over the same endpoint (tools/artillery/ws.yml); the browser
+# download of artillery's playwright engine is skipped: no network here.
+tools/artillery/node_modules: tools/artillery/package.json tools/artillery/package-lock.json
+	cd tools/artillery && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+	@touch tools/artillery/node_modules
+
+load-artillery: server tools/artillery/node_modules
+	BIN=$(BIN) LOAD_SECRET=$(LOAD_SECRET) bash tools/artillery/run.sh
