@@ -157,12 +157,13 @@ func (m *Manager) release(userID string, e *entry) {
 
 func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 	g := &Garden{
-		userID:  userID,
-		cfg:     &m.cfg,
-		history: make([]*Snapshot, m.cfg.History),
-		diffs:   make(map[diffKey]cachedDiff, m.cfg.DiffCache),
-		dedup:   map[string][]byte{},
-		subs:    map[Subscriber]struct{}{},
+		userID: userID,
+		cfg:    &m.cfg,
+		// diffs and dedup start empty: most gardens held by idle
+		// connections never need them.
+		diffs: map[diffKey]cachedDiff{},
+		dedup: map[string][]byte{},
+		subs:  map[Subscriber]struct{}{},
 	}
 	stored, found, err := m.cfg.Store.LoadGarden(ctx, userID)
 	if err != nil {
@@ -185,16 +186,11 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 			g.remember(a.ActionID, a.Result)
 		}
 	} else {
-		now := m.cfg.Clock()
-		if snap, err = newSnapshot(1, rules.New(userID, now.UnixMilli())); err != nil {
-			return nil, fmt.Errorf("create garden %s: %w", userID, err)
-		}
-		// Persist the new garden at once: its creation time is part of
-		// its state, and a restart must not hand out a different version 1.
-		err = m.cfg.Store.Commit(ctx, store.Commit{Garden: &store.Garden{
-			UserID: userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now,
-		}})
-		if err != nil {
+		// A new garden is stored with its first change, not now: a visit
+		// that changes nothing costs no write. Until then a restart may
+		// hand out a different version 1 (another creation time); clients
+		// lose their sessions in a restart anyway and resync in full.
+		if snap, err = newSnapshot(1, rules.New(userID, m.cfg.Clock().UnixMilli())); err != nil {
 			return nil, fmt.Errorf("create garden %s: %w", userID, err)
 		}
 	}
@@ -213,7 +209,7 @@ type Garden struct {
 
 	mu         sync.Mutex // guards the fields below
 	cur        *Snapshot
-	history    []*Snapshot // indexed by version % len
+	history    []*Snapshot // indexed by version % Config.History; nil until the first change
 	diffs      map[diffKey]cachedDiff
 	diffOrder  []diffKey // FIFO eviction
 	dedup      map[string][]byte
@@ -268,7 +264,10 @@ func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok b
 	if c, hit := g.diffs[key]; hit {
 		return c.data, c.full, to, true
 	}
-	base := g.history[from%uint64(len(g.history))]
+	var base *Snapshot
+	if g.history != nil {
+		base = g.history[from%uint64(len(g.history))]
+	}
 	if from == 0 || base == nil || base.Version != from || from > to.Version {
 		return to.FullData(), true, to, true
 	}
@@ -321,13 +320,17 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	var rej *rules.Rejection
 	var res protocol.ActionResult
 	var snap *Snapshot
+	saveCurrent := false // write the unchanged garden: a plain SaveGame
 	switch {
 	case errors.As(err, &rej):
 		res = protocol.ActionResult{Success: false, Message: rej.Message}
 	case err != nil:
 		return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
 	case out.State == cur.State:
+		// Nothing changed; SaveGame still promises the state is durable,
+		// which a garden never changed since its creation is not yet.
 		res = protocol.ActionResult{Success: true, Message: out.Message, Version: cur.Version}
+		_, saveCurrent = act.(protocol.SaveGame)
 	default:
 		if snap, err = newSnapshot(cur.Version+1, out.State); err != nil {
 			return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
@@ -339,8 +342,12 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 		return Result{}, fmt.Errorf("encode result: %w", err)
 	}
 	c := store.Commit{Actions: []store.ActionRecord{{UserID: g.userID, ActionID: actionID, Result: data, At: now}}}
-	if snap != nil {
+	switch {
+	case snap != nil:
 		c.Garden = &store.Garden{UserID: g.userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now}
+	case saveCurrent:
+		// The store ignores a write that is not newer than what it holds.
+		c.Garden = &store.Garden{UserID: g.userID, Version: cur.Version, State: cur.Encoded, UpdatedAt: now}
 	}
 	// The commit must not be abandoned half-way because one client went
 	// away: other devices and the idempotency record depend on it.
@@ -391,7 +398,17 @@ func (g *Garden) subscribed(s Subscriber) (Subscriber, bool) {
 // setCurrent publishes snap as the newest version. g.mu must be held (or g
 // not yet shared).
 func (g *Garden) setCurrent(snap *Snapshot) {
+	prev := g.cur
 	g.cur = snap
+	if prev == nil {
+		return // a garden just loaded: no patch base is needed until it changes
+	}
+	if g.history == nil {
+		// Allocated on the first change: most gardens held by idle
+		// connections never change.
+		g.history = make([]*Snapshot, g.cfg.History)
+		g.history[prev.Version%uint64(len(g.history))] = prev
+	}
 	g.history[snap.Version%uint64(len(g.history))] = snap
 }
 

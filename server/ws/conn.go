@@ -48,7 +48,9 @@ type conn struct {
 	done      chan struct{}
 	wg        sync.WaitGroup
 
-	// Read-loop state, owned by the handler goroutine.
+	// Read-loop state, owned by the read loop's goroutine (and the
+	// message goroutine it waits for).
+	handling sync.WaitGroup
 	tokens   float64
 	refilled time.Time
 	limited  int
@@ -64,23 +66,29 @@ func newConn(s *Server, wc *websocket.Conn, claims auth.Claims) *conn {
 	return c
 }
 
-// serve runs the connection until it ends.
-func (c *conn) serve(ctx context.Context, resumeID string, lastSeq uint64) {
-	log := c.srv.log
-	sess, resumed, err := c.srv.cfg.Sessions.Open(ctx, c, c.userID, resumeID, lastSeq, c.welcome)
+// open attaches the connection to its session. On failure it closes the
+// connection and returns false.
+func (c *conn) open(ctx context.Context, resumeID string, lastSeq uint64) bool {
+	_, _, err := c.srv.cfg.Sessions.Open(ctx, c, c.userID, resumeID, lastSeq, c.welcome)
 	if err != nil {
 		code, reason := websocket.StatusInternalError, protocol.CodeInternal
 		if errors.Is(err, session.ErrTooManySessions) {
 			code, reason = websocket.StatusPolicyViolation, "too_many_sessions"
 		}
-		log.Error("ws open session failed", "user_id", c.userID, "err", err)
+		c.srv.log.Error("ws open session failed", "user_id", c.userID, "err", err)
 		_ = c.ws.Close(code, reason)
 		c.srv.obs.ConnClosed(int(code))
-		return
+		return false
 	}
-	log.Debug("ws connected", "user_id", c.userID, "session_id", sess.ID(), "resumed", resumed)
+	c.srv.log.Debug("ws connected", "user_id", c.userID, "session_id", c.sess.ID(), "resumed", c.resumed)
+	return true
+}
 
-	readErr := c.readLoop(ctx)
+// serve runs an opened connection until it ends.
+func (c *conn) serve() {
+	log := c.srv.log
+	sess, resumed := c.sess, c.resumed
+	readErr := c.readLoop()
 
 	c.srv.cfg.Sessions.Detach(sess, c)
 	c.mu.Lock()
@@ -119,10 +127,9 @@ func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
 }
 
-func (c *conn) readLoop(ctx context.Context) error {
+func (c *conn) readLoop() error {
 	// The read context is the background: a cancellable one costs a timer
 	// per read, and closeWith unblocks the read by closing the socket.
-	_ = ctx
 	for {
 		typ, frame, err := c.ws.Read(context.Background())
 		if err != nil {
@@ -149,7 +156,7 @@ func (c *conn) readLoop(ctx context.Context) error {
 			continue
 		}
 		c.limited = 0
-		c.handle(frame)
+		c.handleAside(frame)
 	}
 }
 
@@ -165,6 +172,20 @@ func (c *conn) allow(now time.Time) bool {
 	}
 	c.tokens--
 	return true
+}
+
+// handleAside handles frame in a short-lived goroutine and waits for it.
+// The read loop's goroutine lives as long as the connection, mostly
+// blocked in Read; decoding and actions run deep call chains whose stack
+// would otherwise stay attached to every idle connection. The cost is a
+// goroutine start per message.
+func (c *conn) handleAside(frame []byte) {
+	c.handling.Add(1)
+	go func() {
+		defer c.handling.Done()
+		c.handle(frame)
+	}()
+	c.handling.Wait()
 }
 
 func (c *conn) handle(frame []byte) {

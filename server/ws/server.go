@@ -71,6 +71,7 @@ type Server struct {
 	mu       sync.Mutex
 	conns    map[*conn]struct{}
 	draining bool
+	running  sync.WaitGroup // one per registered connection
 
 	stop     chan struct{}
 	sweeping sync.WaitGroup
@@ -173,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	wc, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	wc, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Debug("ws accept failed", "err", err)
 		return
@@ -184,8 +185,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = wc.Close(protocol.CloseGoingAway, "server shutting down")
 		return
 	}
-	defer s.unregister(c)
-	c.serve(r.Context(), resumeID, lastSeq)
+	if !c.open(r.Context(), resumeID, lastSeq) {
+		s.unregister(c)
+		return
+	}
+	// The connection runs in a goroutine of its own, owned by s, and the
+	// handler returns: net/http's goroutine, the stack that opening the
+	// session grew and the request it holds are freed for the
+	// connection's whole life; the new goroutine only reads.
+	go func() {
+		defer s.unregister(c)
+		c.serve()
+	}()
 }
 
 func (s *Server) register(c *conn) bool {
@@ -195,6 +206,7 @@ func (s *Server) register(c *conn) bool {
 		return false
 	}
 	s.conns[c] = struct{}{}
+	s.running.Add(1)
 	s.obs.ConnOpened()
 	return true
 }
@@ -203,6 +215,7 @@ func (s *Server) unregister(c *conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, c)
+	s.running.Done()
 }
 
 func (s *Server) originAllowed(r *http.Request) bool {
@@ -276,21 +289,25 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.sweeping.Wait()
 	}()
-	t := time.NewTicker(10 * time.Millisecond)
-	defer t.Stop()
-	for s.Connections() > 0 {
-		select {
-		case <-ctx.Done():
-			s.mu.Lock()
-			for c := range s.conns {
-				_ = c.ws.CloseNow()
-			}
-			s.mu.Unlock()
-			return ctx.Err()
-		case <-t.C:
+	// Owned by Shutdown; it ends once every connection has, which the
+	// CloseNow below forces if ctx expires first.
+	done := make(chan struct{})
+	go func() {
+		s.running.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.ws.CloseNow()
 		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
 	}
-	return nil
 }
 
 type nopObserver struct{}
