@@ -1,0 +1,265 @@
+package garden_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cosmic-gardener/realtime/server/garden"
+	"github.com/cosmic-gardener/realtime/server/store"
+	"github.com/cosmic-gardener/realtime/shared/game"
+	"github.com/cosmic-gardener/realtime/shared/patch"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
+)
+
+// memStore is an in-memory garden.Store recording what it was asked to
+// commit; fail makes Commit fail.
+type memStore struct {
+	mu      sync.Mutex
+	gardens map[string]store.Garden
+	actions map[string][]store.ActionRecord
+	commits []store.Commit
+	fail    error
+}
+
+func newMemStore() *memStore {
+	return &memStore{gardens: map[string]store.Garden{}, actions: map[string][]store.ActionRecord{}}
+}
+
+func (s *memStore) LoadGarden(_ context.Context, user string) (store.Garden, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.gardens[user]
+	return g, ok, nil
+}
+
+func (s *memStore) LoadActions(_ context.Context, user string) ([]store.ActionRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.actions[user], nil
+}
+
+func (s *memStore) Commit(_ context.Context, c store.Commit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.commits = append(s.commits, c)
+	if c.Garden != nil && c.Garden.Version > s.gardens[c.Garden.UserID].Version {
+		s.gardens[c.Garden.UserID] = *c.Garden
+	}
+	for _, a := range c.Actions {
+		s.actions[a.UserID] = append(s.actions[a.UserID], a)
+	}
+	return nil
+}
+
+// recorder is a Subscriber that records the order of notifications.
+type recorder struct {
+	name string
+	log  *[]string
+	mu   *sync.Mutex
+}
+
+func (r recorder) Changed(s *garden.Snapshot, _ garden.Subscriber) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	*r.log = append(*r.log, fmt.Sprintf("%s@%d", r.name, s.Version))
+}
+
+func newManager(t *testing.T, st garden.Store) *garden.Manager {
+	t.Helper()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, History: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func create(id string, x float64) (string, protocol.Action) {
+	return id, protocol.CreateCelestialBody{BodyType: "asteroid", Position: game.Vec3{X: x}}
+}
+
+func result(t *testing.T, r garden.Result) protocol.ActionResult {
+	t.Helper()
+	var ar protocol.ActionResult
+	if err := json.Unmarshal(r.Data, &ar); err != nil {
+		t.Fatal(err)
+	}
+	return ar
+}
+
+func TestDoAppliesOnceAndRemembers(t *testing.T) {
+	st := newMemStore()
+	m := newManager(t, st)
+	g, err := m.Acquire(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.commits) != 0 {
+		t.Fatalf("a new garden was stored at connect: %+v", st.commits)
+	}
+	id, act := create("a1", 1)
+	first, err := g.Do(context.Background(), id, act, nil)
+	if err != nil || first.Replayed || !result(t, first).Success || g.Current().Version != 2 {
+		t.Fatalf("first Do: %+v %v, version %d", first, err, g.Current().Version)
+	}
+	again, err := g.Do(context.Background(), id, protocol.CreateCelestialBody{BodyType: "star"}, nil)
+	if err != nil || !again.Replayed || string(again.Data) != string(first.Data) || g.Current().Version != 2 {
+		t.Fatalf("replay: %+v %v, version %d", again, err, g.Current().Version)
+	}
+	if got := st.gardens["ann"].Version; got != 2 {
+		t.Fatalf("stored version %d, want 2", got)
+	}
+
+	// After unloading, the store's records keep the answer.
+	m.Release(g)
+	if m.Loaded() != 0 {
+		t.Fatal("garden still loaded after the last release")
+	}
+	g2, err := m.Acquire(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(g2)
+	again, err = g2.Do(context.Background(), id, act, nil)
+	if err != nil || !again.Replayed || string(again.Data) != string(first.Data) {
+		t.Fatalf("replay after reload: %+v %v", again, err)
+	}
+}
+
+func TestDoRejectionIsRecordedNotApplied(t *testing.T) {
+	st := newMemStore()
+	m := newManager(t, st)
+	g, _ := m.Acquire(context.Background(), "bob")
+	defer m.Release(g)
+	r, err := g.Do(context.Background(), "x1", protocol.CreateCelestialBody{BodyType: "unicorn"}, nil)
+	if err != nil || result(t, r).Success || g.Current().Version != 1 {
+		t.Fatalf("rejection: %+v %v version %d", result(t, r), err, g.Current().Version)
+	}
+	if len(st.commits) != 1 || st.commits[0].Garden != nil || len(st.commits[0].Actions) != 1 {
+		t.Fatalf("a rejection should store its record only: %+v", st.commits)
+	}
+}
+
+func TestDoCommitFailureChangesNothing(t *testing.T) {
+	st := newMemStore()
+	m := newManager(t, st)
+	g, _ := m.Acquire(context.Background(), "cat")
+	defer m.Release(g)
+	st.fail = errors.New("disk full")
+	id, act := create("c1", 1)
+	if _, err := g.Do(context.Background(), id, act, nil); err == nil {
+		t.Fatal("Do succeeded although the commit failed")
+	}
+	if g.Current().Version != 1 {
+		t.Fatalf("version %d after a failed commit", g.Current().Version)
+	}
+	st.fail = nil
+	r, err := g.Do(context.Background(), id, act, nil) // the same id may be retried
+	if err != nil || r.Replayed || !result(t, r).Success {
+		t.Fatalf("retry: %+v %v", r, err)
+	}
+}
+
+func TestPlainSaveStoresANewGarden(t *testing.T) {
+	st := newMemStore()
+	m := newManager(t, st)
+	g, _ := m.Acquire(context.Background(), "dan")
+	defer m.Release(g)
+	r, err := g.Do(context.Background(), "s1", protocol.SaveGame{}, nil)
+	if err != nil || !result(t, r).Success {
+		t.Fatalf("save: %+v %v", r, err)
+	}
+	if sg, ok := st.gardens["dan"]; !ok || sg.Version != 1 || string(sg.State) != string(g.Current().Encoded) {
+		t.Fatalf("stored garden %+v, want version 1 as held", sg)
+	}
+}
+
+func TestOriginIsNotifiedFirst(t *testing.T) {
+	m := newManager(t, newMemStore())
+	g, _ := m.Acquire(context.Background(), "eve")
+	defer m.Release(g)
+	var mu sync.Mutex
+	var log []string
+	others := []recorder{{"x", &log, &mu}, {"y", &log, &mu}, {"z", &log, &mu}}
+	origin := recorder{"origin", &log, &mu}
+	for _, r := range others {
+		g.Subscribe(r)
+	}
+	g.Subscribe(origin)
+	id, act := create("e1", 1)
+	if _, err := g.Do(context.Background(), id, act, origin); err != nil {
+		t.Fatal(err)
+	}
+	if len(log) != 4 || log[0] != "origin@2" {
+		t.Fatalf("notifications %v: the origin must come first, each once", log)
+	}
+}
+
+func TestUpdate(t *testing.T) {
+	m := newManager(t, newMemStore()) // History 4
+	g, _ := m.Acquire(context.Background(), "fay")
+	defer m.Release(g)
+	held := map[uint64][]byte{1: g.Current().Encoded}
+	for i := range 6 {
+		id, act := create(fmt.Sprintf("f%d", i), float64(i))
+		if _, err := g.Do(context.Background(), id, act, nil); err != nil {
+			t.Fatal(err)
+		}
+		held[g.Current().Version] = g.Current().Encoded
+	}
+	cur := g.Current() // version 7
+	tests := []struct {
+		name     string
+		from     uint64
+		wantOK   bool
+		wantFull bool
+	}{
+		{"current", cur.Version, false, false},
+		{"one behind", cur.Version - 1, true, false},
+		{"three behind", cur.Version - 3, true, false},
+		{"beyond the history", cur.Version - 5, true, true},
+		{"nothing held", 0, true, true},
+		{"from the future", cur.Version + 1, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, full, to, ok := g.Update(tt.from)
+			if ok != tt.wantOK || (ok && full != tt.wantFull) || to != cur {
+				t.Fatalf("Update(%d) ok=%v full=%v to=%d", tt.from, ok, full, to.Version)
+			}
+			if !ok {
+				return
+			}
+			var sd protocol.StateData
+			if err := json.Unmarshal(data, &sd); err != nil {
+				t.Fatal(err)
+			}
+			if sd.Version != cur.Version || sd.Hash != cur.Hash {
+				t.Fatalf("data %+v", sd)
+			}
+			if full {
+				if string(sd.State) != string(cur.Encoded) {
+					t.Fatal("full state differs from the snapshot")
+				}
+				return
+			}
+			got, err := patch.Apply(held[tt.from], sd.Patch)
+			if err != nil || game.Hash(got) != cur.Hash || sd.Base != tt.from {
+				t.Fatalf("patch from %d: %v, base %d", tt.from, err, sd.Base)
+			}
+			// Computed once, shared afterwards: the same bytes again.
+			again, _, _, _ := g.Update(tt.from)
+			if &again[0] != &data[0] {
+				t.Fatal("the patch was computed twice")
+			}
+		})
+	}
+}
