@@ -10,54 +10,11 @@ import (
 	"time"
 
 	"github.com/cosmic-gardener/realtime/server/garden"
-	"github.com/cosmic-gardener/realtime/server/store"
+	"github.com/cosmic-gardener/realtime/server/internal/memstore"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/patch"
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 )
-
-// memStore is an in-memory garden.Store recording what it was asked to
-// commit; fail makes Commit fail.
-type memStore struct {
-	mu      sync.Mutex
-	gardens map[string]store.Garden
-	actions map[string][]store.ActionRecord
-	commits []store.Commit
-	fail    error
-}
-
-func newMemStore() *memStore {
-	return &memStore{gardens: map[string]store.Garden{}, actions: map[string][]store.ActionRecord{}}
-}
-
-func (s *memStore) LoadGarden(_ context.Context, user string) (store.Garden, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.gardens[user]
-	return g, ok, nil
-}
-
-func (s *memStore) LoadActions(_ context.Context, user string) ([]store.ActionRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.actions[user], nil
-}
-
-func (s *memStore) Commit(_ context.Context, c store.Commit) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.fail != nil {
-		return s.fail
-	}
-	s.commits = append(s.commits, c)
-	if c.Garden != nil && c.Garden.Version > s.gardens[c.Garden.UserID].Version {
-		s.gardens[c.Garden.UserID] = *c.Garden
-	}
-	for _, a := range c.Actions {
-		s.actions[a.UserID] = append(s.actions[a.UserID], a)
-	}
-	return nil
-}
 
 // recorder is a Subscriber that records the order of notifications.
 type recorder struct {
@@ -96,14 +53,14 @@ func result(t *testing.T, r garden.Result) protocol.ActionResult {
 }
 
 func TestDoAppliesOnceAndRemembers(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	m := newManager(t, st)
 	g, err := m.Acquire(context.Background(), "ann")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st.commits) != 0 {
-		t.Fatalf("a new garden was stored at connect: %+v", st.commits)
+	if c := st.Commits(); len(c) != 0 {
+		t.Fatalf("a new garden was stored at connect: %+v", c)
 	}
 	id, act := create("a1", 1)
 	first, err := g.Do(context.Background(), id, act, nil)
@@ -114,7 +71,8 @@ func TestDoAppliesOnceAndRemembers(t *testing.T) {
 	if err != nil || !again.Replayed || string(again.Data) != string(first.Data) || g.Current().Version != 2 {
 		t.Fatalf("replay: %+v %v, version %d", again, err, g.Current().Version)
 	}
-	if got := st.gardens["ann"].Version; got != 2 {
+	if sg, _ := st.Garden("ann"); sg.Version != 2 {
+		got := sg.Version
 		t.Fatalf("stored version %d, want 2", got)
 	}
 
@@ -135,7 +93,7 @@ func TestDoAppliesOnceAndRemembers(t *testing.T) {
 }
 
 func TestDoRejectionIsRecordedNotApplied(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	m := newManager(t, st)
 	g, _ := m.Acquire(context.Background(), "bob")
 	defer m.Release(g)
@@ -143,17 +101,17 @@ func TestDoRejectionIsRecordedNotApplied(t *testing.T) {
 	if err != nil || result(t, r).Success || g.Current().Version != 1 {
 		t.Fatalf("rejection: %+v %v version %d", result(t, r), err, g.Current().Version)
 	}
-	if len(st.commits) != 1 || st.commits[0].Garden != nil || len(st.commits[0].Actions) != 1 {
-		t.Fatalf("a rejection should store its record only: %+v", st.commits)
+	if c := st.Commits(); len(c) != 1 || c[0].Garden != nil || len(c[0].Actions) != 1 {
+		t.Fatalf("a rejection should store its record only: %+v", c)
 	}
 }
 
 func TestDoCommitFailureChangesNothing(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	m := newManager(t, st)
 	g, _ := m.Acquire(context.Background(), "cat")
 	defer m.Release(g)
-	st.fail = errors.New("disk full")
+	st.Fail(errors.New("disk full"))
 	id, act := create("c1", 1)
 	if _, err := g.Do(context.Background(), id, act, nil); err == nil {
 		t.Fatal("Do succeeded although the commit failed")
@@ -161,7 +119,7 @@ func TestDoCommitFailureChangesNothing(t *testing.T) {
 	if g.Current().Version != 1 {
 		t.Fatalf("version %d after a failed commit", g.Current().Version)
 	}
-	st.fail = nil
+	st.Fail(nil)
 	r, err := g.Do(context.Background(), id, act, nil) // the same id may be retried
 	if err != nil || r.Replayed || !result(t, r).Success {
 		t.Fatalf("retry: %+v %v", r, err)
@@ -169,7 +127,7 @@ func TestDoCommitFailureChangesNothing(t *testing.T) {
 }
 
 func TestPlainSaveStoresANewGarden(t *testing.T) {
-	st := newMemStore()
+	st := memstore.New()
 	m := newManager(t, st)
 	g, _ := m.Acquire(context.Background(), "dan")
 	defer m.Release(g)
@@ -177,13 +135,13 @@ func TestPlainSaveStoresANewGarden(t *testing.T) {
 	if err != nil || !result(t, r).Success {
 		t.Fatalf("save: %+v %v", r, err)
 	}
-	if sg, ok := st.gardens["dan"]; !ok || sg.Version != 1 || string(sg.State) != string(g.Current().Encoded) {
+	if sg, ok := st.Garden("dan"); !ok || sg.Version != 1 || string(sg.State) != string(g.Current().Encoded) {
 		t.Fatalf("stored garden %+v, want version 1 as held", sg)
 	}
 }
 
 func TestOriginIsNotifiedFirst(t *testing.T) {
-	m := newManager(t, newMemStore())
+	m := newManager(t, memstore.New())
 	g, _ := m.Acquire(context.Background(), "eve")
 	defer m.Release(g)
 	var mu sync.Mutex
@@ -204,7 +162,7 @@ func TestOriginIsNotifiedFirst(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
-	m := newManager(t, newMemStore()) // History 4
+	m := newManager(t, memstore.New()) // History 4
 	g, _ := m.Acquire(context.Background(), "fay")
 	defer m.Release(g)
 	held := map[uint64][]byte{1: g.Current().Encoded}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cosmic-gardener/realtime/server/garden"
+	"github.com/cosmic-gardener/realtime/server/internal/memstore"
 	"github.com/cosmic-gardener/realtime/server/sendq"
 	"github.com/cosmic-gardener/realtime/server/session"
 	"github.com/cosmic-gardener/realtime/server/store"
@@ -17,43 +18,6 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 	"github.com/cosmic-gardener/realtime/shared/rules"
 )
-
-// memStore is an in-memory garden.Store (the SQLite store has its own
-// tests).
-type memStore struct {
-	mu      sync.Mutex
-	gardens map[string]store.Garden
-	actions map[string][]store.ActionRecord
-}
-
-func newMemStore() *memStore {
-	return &memStore{gardens: map[string]store.Garden{}, actions: map[string][]store.ActionRecord{}}
-}
-
-func (m *memStore) LoadGarden(_ context.Context, userID string) (store.Garden, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	g, ok := m.gardens[userID]
-	return g, ok, nil
-}
-
-func (m *memStore) LoadActions(_ context.Context, userID string) ([]store.ActionRecord, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]store.ActionRecord(nil), m.actions[userID]...), nil
-}
-
-func (m *memStore) Commit(_ context.Context, c store.Commit) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c.Garden != nil && c.Garden.State != nil {
-		m.gardens[c.Garden.UserID] = *c.Garden
-	}
-	for _, a := range c.Actions {
-		m.actions[a.UserID] = append(m.actions[a.UserID], a)
-	}
-	return nil
-}
 
 // clock is a fake clock shared by the garden and session managers.
 type clock struct {
@@ -102,7 +66,7 @@ func (o *outlet) counts() (starts, nudges, takenOver, overflow int) {
 
 func (o *outlet) String() string { return o.name }
 
-// env is a session manager over a real garden manager and a memStore.
+// env is a session manager over a real garden manager and an in-memory store.
 type env struct {
 	t       testing.TB
 	clock   *clock
@@ -113,9 +77,12 @@ type env struct {
 func newEnv(t testing.TB, cfg session.Config) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}}
-	st := newMemStore()
+	st := memstore.New()
 	for _, user := range []string{"alice", "bob"} {
-		st.gardens[user] = store.Garden{UserID: user, Version: 1, State: seedState(t, user, 20, e.clock.Now())}
+		seed := store.Garden{UserID: user, Version: 1, State: seedState(t, user, 20, e.clock.Now())}
+		if err := st.Commit(context.Background(), store.Commit{Garden: &seed}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	var err error
 	if e.gardens, err = garden.New(garden.Config{Store: st, Clock: e.clock.Now}); err != nil {

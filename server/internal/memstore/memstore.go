@@ -1,0 +1,83 @@
+// Package memstore is an in-memory stand-in for the SQLite store, for
+// tests of the packages above it (the store has its own tests against
+// real files). It keeps the store's rules that callers rely on: a garden
+// write never replaces a newer version, and the first record of an action
+// id stays.
+package memstore
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cosmic-gardener/realtime/server/store"
+)
+
+// Store implements garden.Store in memory. Safe for concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	gardens map[string]store.Garden
+	actions map[string][]store.ActionRecord
+	commits []store.Commit
+	fail    error
+}
+
+// New returns an empty Store.
+func New() *Store {
+	return &Store{gardens: map[string]store.Garden{}, actions: map[string][]store.ActionRecord{}}
+}
+
+// LoadGarden implements garden.Store.
+func (s *Store) LoadGarden(_ context.Context, userID string) (store.Garden, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.gardens[userID]
+	return g, ok, nil
+}
+
+// LoadActions implements garden.Store.
+func (s *Store) LoadActions(_ context.Context, userID string) ([]store.ActionRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]store.ActionRecord(nil), s.actions[userID]...), nil
+}
+
+// Commit implements garden.Store; it fails with the error set by Fail.
+func (s *Store) Commit(_ context.Context, c store.Commit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail != nil {
+		return s.fail
+	}
+	s.commits = append(s.commits, c)
+	if g := c.Garden; g != nil && g.State != nil {
+		if old, ok := s.gardens[g.UserID]; !ok || g.Version > old.Version {
+			s.gardens[g.UserID] = *g
+		}
+	}
+	for _, a := range c.Actions {
+		s.actions[a.UserID] = append(s.actions[a.UserID], a)
+	}
+	return nil
+}
+
+// Fail makes every Commit fail with err until called with nil.
+func (s *Store) Fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail = err
+}
+
+// Commits returns the commits accepted so far.
+func (s *Store) Commits() []store.Commit {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]store.Commit(nil), s.commits...)
+}
+
+// Garden returns the stored garden of userID.
+func (s *Store) Garden(userID string) (store.Garden, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.gardens[userID]
+	return g, ok
+}
