@@ -79,8 +79,11 @@ test-e2e: server web e2e-deps
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./shared/protocol -run '^$$' -fuzz FuzzDecodeClient -fuzztime $(FUZZTIME)
-	$(GO) test ./shared/patch -run '^$$' -fuzz FuzzApply -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/patch -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/rules -run '^$$' -fuzz FuzzRules -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/patch -run '^$$' -fuzz FuzzApplyState -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/game -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/internal/jsonenc -run '^$$' -fuzz FuzzAppendString -fuzztime $(FUZZTIME)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./shared/... ./server/...

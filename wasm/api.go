@@ -5,9 +5,12 @@
 // offline queue.
 //
 // Everything but the syscall/js glue lives here, without build tags, so
-// that it is tested natively: api maps each function name to a
-// func(args []string) (any, error), and call turns the result into the
-// string the browser receives. README.md documents the JavaScript API.
+// that it is tested natively: functions maps each function name to a
+// method of module taking the arguments as strings, and module.call turns
+// the result into the string the browser receives. A module keeps the
+// last few documents it decoded or produced (cache.go), so that those the
+// browser passes back are not decoded again. README.md documents the
+// JavaScript API.
 package main
 
 import (
@@ -15,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/offline"
@@ -47,41 +52,64 @@ func badInput(format string, args ...any) error {
 	return &apiError{Code: codeBadInput, Message: fmt.Sprintf(format, args...)}
 }
 
-// api is the table of functions registered on the cosmic object. Read-only.
-var api = map[string]func(args []string) (any, error){
-	"decodeClient":  decodeClient,
-	"decodeServer":  decodeServer,
-	"canonical":     canonical,
-	"hash":          hash,
-	"diff":          diff,
-	"applyPatch":    applyPatch,
-	"applyAction":   applyAction,
-	"validateState": validateState,
-	"settle":        settle,
-	"balance":       balance,
-	"queuePush":     queuePush,
-	"queueResolve":  queueResolve,
-	"queueRebase":   queueRebase,
-	"queuePredict":  queuePredict,
+// module is the state behind the cosmic object: the caches of decoded
+// documents. Its methods are safe for concurrent use, though the browser
+// calls them from one thread only.
+type module struct {
+	mu     sync.Mutex // held for a whole call: the caches are not safe for concurrent use
+	states docCache[*stateDoc]
+	queues docCache[*queueDoc]
+}
+
+// functions is the table of functions registered on the cosmic object.
+// Read-only.
+var functions = map[string]func(m *module, args []string) (any, error){
+	"decodeClient":    (*module).decodeClient,
+	"decodeServer":    (*module).decodeServer,
+	"canonical":       (*module).canonical,
+	"hash":            (*module).hash,
+	"applyPatch":      (*module).applyPatch,
+	"applyAction":     (*module).applyAction,
+	"validateState":   (*module).validateState,
+	"settle":          (*module).settle,
+	"settleResources": (*module).settleResources,
+	"balance":         (*module).balance,
+	"queuePush":       (*module).queuePush,
+	"queueResolve":    (*module).queueResolve,
+	"queueRebase":     (*module).queueRebase,
+	"queuePredict":    (*module).queuePredict,
+	"queuePending":    (*module).queuePending,
 }
 
 // call runs the function name with args and returns its answer as canonical
 // JSON: {"ok":true,"value":V} or {"code":C,"message":M,"ok":false} (with
 // "id" for decode errors that carry one). It never panics: this is the
 // WASM boundary, where a panic would kill the module for good.
-func call(name string, args []string) (answer string) {
+func (m *module) call(name string, args []string) string { return m.answer(name, args).String() }
+
+// answer is call's answer in parts, for the JavaScript glue to join.
+func (m *module) answer(name string, args []string) (r reply) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	defer func() {
-		if r := recover(); r != nil {
-			answer = encodeError(&apiError{Code: codeInternal, Message: fmt.Sprintf("%s: %v", name, r)})
+		if p := recover(); p != nil {
+			r = reply{head: encodeError(&apiError{Code: codeInternal, Message: fmt.Sprintf("%s: %v", name, p)})}
 		}
 	}()
-	f, ok := api[name]
+	f, ok := functions[name]
 	if !ok {
-		return encodeError(badInput("unknown function %q", name))
+		return reply{head: encodeError(badInput("unknown function %q", name))}
 	}
-	v, err := f(args)
+	v, err := f(m, args)
 	if err != nil {
-		return encodeError(err)
+		return reply{head: encodeError(err)}
+	}
+	const head, tail = `{"ok":true,"value":`, `}`
+	switch v := v.(type) {
+	case rawValue:
+		return reply{head: head + string(v) + tail}
+	case reply:
+		return reply{head + v.head, v.doc, v.tail + tail}
 	}
 	b, err := json.Marshal(struct {
 		OK    bool `json:"ok"`
@@ -91,9 +119,9 @@ func call(name string, args []string) (answer string) {
 		b, err = patch.Canonical(b)
 	}
 	if err != nil {
-		return encodeError(&apiError{Code: codeInternal, Message: fmt.Sprintf("%s: encode answer: %v", name, err)})
+		return reply{head: encodeError(&apiError{Code: codeInternal, Message: fmt.Sprintf("%s: encode answer: %v", name, err)})}
 	}
-	return string(b)
+	return reply{head: string(b)}
 }
 
 func encodeError(err error) string {
@@ -142,33 +170,49 @@ func docArg(args []string, i int, name string) ([]byte, error) {
 	return []byte(s), nil
 }
 
-func stateArg(args []string, i int, name string) (*game.State, error) {
-	b, err := docArg(args, i, name)
+// stateArg returns the garden args[i] decodes to, from the cache when the
+// module has seen that exact text.
+func (m *module) stateArg(args []string, i int, name string) (*stateDoc, error) {
+	text, err := arg(args, i, name)
 	if err != nil {
 		return nil, err
 	}
-	s, err := game.Decode(b)
+	if d, ok := m.states.get(text); ok {
+		return d, nil
+	}
+	s, err := game.Decode([]byte(text))
 	if err != nil {
 		return nil, badInput("%s: %v", name, err)
 	}
-	return s, nil
+	enc, err := game.NewEncoding(s)
+	if err != nil {
+		return nil, err
+	}
+	d := newStateDoc(enc, nil)
+	m.states.put(text, d, maxStates) // under the text it comes from, canonical or not
+	return d, nil
 }
 
-// encodeState returns the canonical text of s and its hash.
-func encodeState(s *game.State) (string, string, error) {
-	b, err := game.Encode(s)
-	if err != nil {
-		return "", "", err
+// remember caches a garden the module made, under its text, if decoding
+// that text gives the same garden back: no nil map, canonical numbers and
+// strings (-0 included). The rules and patches make such gardens from
+// such gardens.
+func (m *module) remember(d *stateDoc) {
+	if s := d.state(); s.Bodies != nil && s.Research != nil && d.isCanonical() {
+		m.states.put(d.text, d, maxStates)
 	}
-	return string(b), game.Hash(b), nil
 }
 
 // decodeClient(frame) → {envelope, message}: the frame as the server
 // decodes it. Errors carry the contract code and the echoed id.
-func decodeClient(args []string) (any, error) { return decodeWith(args, protocol.DecodeClient) }
+func (*module) decodeClient(args []string) (any, error) {
+	return decodeWith(args, protocol.DecodeClient)
+}
 
 // decodeServer(frame) → {envelope, message}: a server frame.
-func decodeServer(args []string) (any, error) { return decodeWith(args, protocol.DecodeServer) }
+func (*module) decodeServer(args []string) (any, error) {
+	return decodeWith(args, protocol.DecodeServer)
+}
 
 type decoded struct {
 	Envelope protocol.Envelope `json:"envelope"`
@@ -192,7 +236,10 @@ func decodeWith(args []string, decode func([]byte) (protocol.Envelope, protocol.
 }
 
 // canonical(doc) → the canonical text of doc, as a string.
-func canonical(args []string) (any, error) {
+func (m *module) canonical(args []string) (any, error) {
+	if d := m.canonicalState(args); d != nil {
+		return docObject("", d.text), nil
+	}
 	doc, err := docArg(args, 0, "doc")
 	if err != nil {
 		return nil, err
@@ -205,59 +252,69 @@ func canonical(args []string) (any, error) {
 }
 
 // hash(doc) → the hex SHA-256 of the canonical text of doc.
-func hash(args []string) (any, error) {
-	c, err := canonical(args)
+func (m *module) hash(args []string) (any, error) {
+	if d := m.canonicalState(args); d != nil {
+		return d.hashHex(), nil
+	}
+	c, err := m.canonical(args)
 	if err != nil {
 		return nil, err
 	}
 	return game.Hash([]byte(c.(string))), nil
 }
 
-// diff(a, b) → the canonical text of a JSON Patch taking a to b.
-func diff(args []string) (any, error) {
-	a, err := docArg(args, 0, "a")
-	if err != nil {
-		return nil, err
+// canonicalState returns the garden whose text args[0] is, when that text
+// is canonical already: a garden from a full StateUpdate, which the page
+// makes canonical, hashes and then rebases the queue on, is decoded once
+// for the three calls.
+func (m *module) canonicalState(args []string) *stateDoc {
+	if len(args) == 0 || !strings.HasPrefix(args[0], `{"bodies":{`) {
+		return nil
 	}
-	b, err := docArg(args, 1, "b")
-	if err != nil {
-		return nil, err
+	d, err := m.stateArg(args, 0, "doc")
+	if err != nil || d.text != args[0] || !d.isCanonical() {
+		return nil
 	}
-	p, err := patch.Diff(a, b)
-	if err != nil {
-		return nil, badInput("%v", err)
-	}
-	return string(p), nil
+	d.text = args[0] // the same bytes; later comparisons with args[0] are free
+	return d
 }
 
 // applyPatch(doc, patch) → {doc, hash}: the canonical result and its hash.
-func applyPatch(args []string) (any, error) {
-	doc, err := docArg(args, 0, "doc")
+// A garden in canonical form with a patch of the kind the server sends
+// takes patch.ApplyState; anything else patch.Apply. Both give the same
+// bytes.
+func (m *module) applyPatch(args []string) (any, error) {
+	text, err := arg(args, 0, "doc")
 	if err != nil {
 		return nil, err
 	}
-	p, err := docArg(args, 1, "patch")
+	p, err := arg(args, 1, "patch")
 	if err != nil {
 		return nil, err
 	}
-	out, err := patch.Apply(doc, p)
+	if strings.HasPrefix(text, `{"bodies":{`) {
+		if d, err := m.stateArg(args, 0, "doc"); err == nil && d.text == text {
+			d.text = text // the same bytes; later comparisons with text are free
+			if next, ok := patch.ApplyState(d.state(), []byte(p)); ok {
+				if nd, err := d.derive(next); err == nil {
+					nd.canonical = 1 // as ApplyState promises
+					m.remember(nd)
+					return docObject("doc,hash", nd.text, nil, jsonString(nd.hashHex())), nil
+				}
+			}
+		}
+	}
+	out, err := patch.Apply([]byte(text), []byte(p))
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
-	return map[string]string{"doc": string(out), "hash": game.Hash(out)}, nil
-}
-
-type outcome struct {
-	State   string `json:"state"`
-	Hash    string `json:"hash"`
-	BodyID  string `json:"body_id"` // "" unless a body was created
-	Message string `json:"message"`
+	return docObject("doc,hash", string(out), nil, jsonString(game.Hash(out))), nil
 }
 
 // applyAction(state, action, now) → {state, hash, body_id, message}, the
 // action {type, id, data} applied by the rules at now (Unix ms).
-func applyAction(args []string) (any, error) {
-	s, err := stateArg(args, 0, "state")
+func (m *module) applyAction(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
 	if err != nil {
 		return nil, err
 	}
@@ -282,11 +339,11 @@ func applyAction(args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, err := rules.Apply(s, act, a.ID, now)
+	out, err := rules.Apply(d.state(), act, a.ID, now)
 	if err != nil {
 		return nil, ruleError(err)
 	}
-	return toOutcome(out)
+	return outcome(d, out)
 }
 
 // decodeAction decodes an action through the wire decoder, as the server
@@ -319,18 +376,20 @@ func ruleError(err error) error {
 	return err
 }
 
-func toOutcome(out rules.Outcome) (outcome, error) {
-	text, h, err := encodeState(out.State)
+// outcome is {body_id, hash, message, state} for out, whose garden derives
+// from from's.
+func outcome(from *stateDoc, out rules.Outcome) (reply, error) {
+	d, err := from.derive(out.State)
 	if err != nil {
-		return outcome{}, err
+		return reply{}, err
 	}
-	return outcome{State: text, Hash: h, BodyID: out.BodyID, Message: out.Message}, nil
+	return docObject("body_id,hash,message,state", d.text, jsonString(out.BodyID), jsonString(d.hashHex()), jsonString(out.Message), nil), nil
 }
 
 // validateState(state, owner) → {valid: true}, or {ok:false, code:
 // "rejected"} naming what the rules refuse.
-func validateState(args []string) (any, error) {
-	s, err := stateArg(args, 0, "state")
+func (m *module) validateState(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
 	if err != nil {
 		return nil, err
 	}
@@ -338,28 +397,56 @@ func validateState(args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rules.ValidateState(s, owner); err != nil {
+	if err := rules.ValidateState(d.state(), owner); err != nil {
 		return nil, ruleError(err)
 	}
-	return map[string]bool{"valid": true}, nil
+	return rawValue(`{"valid":true}`), nil
 }
 
-// settle(state, now) → {state, hash}: growth credited up to now.
-func settle(args []string) (any, error) {
-	s, err := stateArg(args, 0, "state")
+// settled returns the garden args[0] with growth credited up to args[1].
+func (m *module) settled(args []string) (*stateDoc, *game.State, error) {
+	d, err := m.stateArg(args, 0, "state")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now, err := intArg(args, 1, "now")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	text, h, err := encodeState(rules.Settle(s, now))
+	// The page settles one garden at one time for several displays.
+	if d.settled == nil || d.settledAt != now {
+		d.settled, d.settledAt = rules.Settle(d.state(), now), now
+	}
+	return d, d.settled, nil
+}
+
+// settle(state, now) → {state, hash}: growth credited up to now.
+func (m *module) settle(args []string) (any, error) {
+	d, s, err := m.settled(args)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]string{"state": text, "hash": h}, nil
+	if d, err = d.derive(s); err != nil {
+		return nil, err
+	}
+	return docObject("hash,state", d.text, jsonString(d.hashHex()), nil), nil
 }
+
+// settleResources(state, now) → {energy, stardust}: the resources of
+// settle(state, now), without the garden around them.
+func (m *module) settleResources(args []string) (any, error) {
+	_, s, err := m.settled(args)
+	if err != nil {
+		return nil, err
+	}
+	r := s.Resources
+	if !safeInt(r.Energy) || !safeInt(r.Stardust) {
+		return r, nil // canonical form rounds them: the slow way
+	}
+	return object("energy,stardust", strconv.AppendInt(nil, r.Energy, 10), strconv.AppendInt(nil, r.Stardust, 10)), nil
+}
+
+func safeInt(v int64) bool { return v >= -game.MaxSafeInt && v <= game.MaxSafeInt }
 
 type bodyInfo struct {
 	Type         string         `json:"type"`
@@ -379,7 +466,7 @@ type topicInfo struct {
 // balance() → {body_types, topics, limits}: the game balance for the UI.
 // Rates are thousandths of a unit per second; a topic's level n costs
 // n² × cost.
-func balance([]string) (any, error) {
+func (*module) balance([]string) (any, error) {
 	var bodies []bodyInfo
 	for _, t := range rules.BodyTypes() {
 		k, _ := rules.Kind(t)
@@ -411,35 +498,96 @@ func balance([]string) (any, error) {
 }
 
 // queueArg decodes a persisted queue; "" and "null" are an empty queue.
-func queueArg(args []string) (*offline.Queue, error) {
+// A queue the module has seen comes from the cache, its garden with it.
+func (m *module) queueArg(args []string) (*queueDoc, error) {
 	s, err := arg(args, 0, "queue")
 	if err != nil {
 		return nil, err
 	}
-	var q offline.Queue
-	if s != "" {
-		if err := json.Unmarshal([]byte(s), &q); err != nil {
-			return nil, badInput("queue: %v", err)
+	if d, ok := m.queues.get(s); ok {
+		return d, nil
+	}
+	d := m.decodeQueue(s)
+	if d == nil || d.text != s {
+		// Not a queue the module wrote: encoding/json all the way, as
+		// it reads (merging repeated members) and explains failures.
+		var q offline.Queue
+		if s != "" {
+			if err := json.Unmarshal([]byte(s), &q); err != nil {
+				return nil, badInput("queue: %v", err)
+			}
+		}
+		if d, err = m.newQueue(&q); err != nil {
+			return nil, err
 		}
 	}
-	if q.Confirmed != nil {
-		q.Confirmed.Normalize()
-	}
-	return &q, nil
+	m.queues.put(s, d, maxQueues)
+	return d, nil
 }
 
-func encodeQueue(q *offline.Queue) (string, error) {
-	b, err := json.Marshal(q)
-	if err == nil {
-		b, err = patch.Canonical(b)
+// decodeQueue decodes a queue whose garden takes game.Decode's fast path;
+// nil if it fails. Only a queue whose text is then the canonical one is
+// kept: a canonical text has no repeated member, which encoding/json
+// would merge.
+func (m *module) decodeQueue(s string) *queueDoc {
+	var raw struct {
+		Confirmed json.RawMessage   `json:"confirmed"`
+		Pending   []offline.Pending `json:"pending"`
+		Version   uint64            `json:"version"`
 	}
-	return string(b), err
+	if s == "" || json.Unmarshal([]byte(s), &raw) != nil {
+		return nil
+	}
+	q := offline.Queue{Version: raw.Version, Pending: raw.Pending}
+	if string(raw.Confirmed) != "null" {
+		var err error
+		if q.Confirmed, err = game.Decode(raw.Confirmed); err != nil {
+			return nil
+		}
+	}
+	d, err := m.newQueue(&q)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// newQueue returns the document of a queue just decoded, its garden
+// normalized and shared with the garden cache.
+func (m *module) newQueue(q *offline.Queue) (*queueDoc, error) {
+	var confirmed *stateDoc
+	if q.Confirmed != nil {
+		q.Confirmed.Normalize()
+		enc, err := game.NewEncoding(q.Confirmed)
+		if err != nil {
+			return nil, err
+		}
+		confirmed = newStateDoc(enc, nil)
+		if known, ok := m.states.get(confirmed.text); ok && known.text == confirmed.text {
+			confirmed = known // the same garden, maybe hashed already
+			q.Confirmed = known.state()
+		} else {
+			m.remember(confirmed)
+		}
+	}
+	return newQueueDoc(q, confirmed)
+}
+
+// keepQueue returns the document of q, changed from a queue whose garden
+// was confirmed's, and caches it.
+func (m *module) keepQueue(q *offline.Queue, confirmed *stateDoc) (*queueDoc, error) {
+	d, err := newQueueDoc(q, confirmed)
+	if err != nil {
+		return nil, err
+	}
+	m.queues.put(d.text, d, maxQueues)
+	return d, nil
 }
 
 // queuePush(queue, pending) → {queue, outcome}: pending {id, type, data,
 // queued_at} validated, predicted and queued.
-func queuePush(args []string) (any, error) {
-	q, err := queueArg(args)
+func (m *module) queuePush(args []string) (any, error) {
+	qd, err := m.queueArg(args)
 	if err != nil {
 		return nil, err
 	}
@@ -451,19 +599,19 @@ func queuePush(args []string) (any, error) {
 	if err := json.Unmarshal([]byte(pText), &p); err != nil {
 		return nil, badInput("pending: %v", err)
 	}
+	q := qd.queue()
 	out, err := q.Push(p)
 	if err != nil {
 		return nil, pushError(err)
 	}
-	o, err := toOutcome(out)
+	o, err := outcome(qd.confirmed, out)
 	if err != nil {
 		return nil, err
 	}
-	text, err := encodeQueue(q)
-	if err != nil {
+	if qd, err = m.keepQueue(q, qd.confirmed); err != nil {
 		return nil, err
 	}
-	return map[string]any{"queue": text, "outcome": o}, nil
+	return docObject("outcome,queue", qd.text, []byte(o.String()), nil), nil
 }
 
 func pushError(err error) error {
@@ -486,8 +634,8 @@ func pushError(err error) error {
 }
 
 // queueResolve(queue, id) → {queue, resolved}.
-func queueResolve(args []string) (any, error) {
-	q, err := queueArg(args)
+func (m *module) queueResolve(args []string) (any, error) {
+	qd, err := m.queueArg(args)
 	if err != nil {
 		return nil, err
 	}
@@ -495,17 +643,19 @@ func queueResolve(args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	q := qd.queue()
 	resolved := q.Resolve(id)
-	text, err := encodeQueue(q)
-	if err != nil {
-		return nil, err
+	if resolved {
+		if qd, err = m.keepQueue(q, qd.confirmed); err != nil {
+			return nil, err
+		}
 	}
-	return map[string]any{"queue": text, "resolved": resolved}, nil
+	return docObject("queue,resolved", qd.text, nil, jsonBool(resolved)), nil
 }
 
 // queueRebase(queue, version, state) → {queue, rebased}.
-func queueRebase(args []string) (any, error) {
-	q, err := queueArg(args)
+func (m *module) queueRebase(args []string) (any, error) {
+	qd, err := m.queueArg(args)
 	if err != nil {
 		return nil, err
 	}
@@ -517,35 +667,60 @@ func queueRebase(args []string) (any, error) {
 	if err != nil {
 		return nil, badInput("version: want a non-negative integer, got %q", v)
 	}
-	s, err := stateArg(args, 2, "state")
+	sd, err := m.stateArg(args, 2, "state")
 	if err != nil {
 		return nil, err
 	}
-	rebased := q.Rebase(version, s)
-	text, err := encodeQueue(q)
-	if err != nil {
-		return nil, err
+	q := qd.queue()
+	rebased := q.Rebase(version, sd.state())
+	if rebased {
+		if qd, err = m.keepQueue(q, sd); err != nil {
+			return nil, err
+		}
 	}
-	return map[string]any{"queue": text, "rebased": rebased}, nil
+	return docObject("queue,rebased", qd.text, nil, jsonBool(rebased)), nil
 }
 
 // queuePredict(queue) → {predicted, hash, skipped}: predicted is the
 // canonical text of the predicted garden, or null before the first state.
-func queuePredict(args []string) (any, error) {
-	q, err := queueArg(args)
+func (m *module) queuePredict(args []string) (any, error) {
+	qd, err := m.queueArg(args)
 	if err != nil {
 		return nil, err
 	}
-	s, skipped := q.Predict()
-	if skipped == nil {
-		skipped = []offline.Skipped{}
+	if !qd.done {
+		s, skipped := qd.queue().Predict()
+		if s != nil {
+			if qd.predicted, err = qd.confirmed.derive(s); err != nil {
+				return nil, err
+			}
+			m.remember(qd.predicted)
+		}
+		qd.skipped, qd.done = skipped, true
 	}
-	if s == nil {
-		return map[string]any{"predicted": nil, "hash": nil, "skipped": skipped}, nil
+	skipped := []byte{'['}
+	for i, sk := range qd.skipped {
+		if i > 0 {
+			skipped = append(skipped, ',')
+		}
+		skipped = append(skipped, object("id,message", jsonString(sk.ID), jsonString(sk.Message))...)
 	}
-	text, h, err := encodeState(s)
+	skipped = append(skipped, ']')
+	if qd.predicted == nil {
+		return object("hash,predicted,skipped", []byte("null"), []byte("null"), skipped), nil
+	}
+	return docObject("hash,predicted,skipped", qd.predicted.text, jsonString(qd.predicted.hashHex()), nil, skipped), nil
+}
+
+// queuePending(queue) → [{id, type, data, queued_at}]: the queue's pending
+// actions in order, [] when there are none.
+func (m *module) queuePending(args []string) (any, error) {
+	qd, err := m.queueArg(args)
 	if err != nil {
 		return nil, err
 	}
-	return map[string]any{"predicted": text, "hash": h, "skipped": skipped}, nil
+	if len(qd.pending) == 0 {
+		return rawValue("[]"), nil
+	}
+	return rawValue(qd.pendingJSON), nil
 }

@@ -130,7 +130,21 @@ func hasNegZero(b *Body) bool {
 // ±MaxSafeInt, it equals Canonical(json.Marshal(s)), which
 // TestEncodeIsCanonical checks, so the server can hash its own encoding
 // without a second pass.
+//
+// The bytes are those of json.Encoder with SetEscapeHTML(false), written
+// without reflection (TestEncodeMatchesEncodingJSON); a non-finite
+// coordinate is refused with encoding/json's error.
 func Encode(s *State) ([]byte, error) {
+	e, err := NewEncoding(s)
+	if err != nil {
+		return nil, err
+	}
+	return e.text, nil
+}
+
+// encodeJSON is Encode through encoding/json: the reference that the
+// hand-written encoder matches, and the source of its errors.
+func encodeJSON(s *State) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
@@ -141,8 +155,13 @@ func Encode(s *State) ([]byte, error) {
 }
 
 // Decode parses a state and normalizes it. It does not validate the rules:
-// see rules.ValidateState.
+// see rules.ValidateState. Text written as Encode writes it takes a fast
+// path with encoding/json's result; any other goes through encoding/json.
 func Decode(b []byte) (*State, error) {
+	if s, ok := decodeEncoded(b); ok {
+		s.Normalize()
+		return s, nil
+	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("decode state: %w", err)

@@ -3,6 +3,7 @@ package game_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 
@@ -150,5 +151,27 @@ func TestVec3Normalized(t *testing.T) {
 	v := game.Vec3{X: math.Copysign(0, -1), Y: -1, Z: 0}.Normalized()
 	if math.Signbit(v.X) || v.Y != -1 || math.Signbit(v.Z) {
 		t.Errorf("Normalized = %+v", v)
+	}
+}
+
+// BenchmarkDerive: encoding a garden one change away from an encoded one,
+// against encoding it in full (BenchmarkEncode in package patch).
+func BenchmarkDerive(b *testing.B) {
+	for _, n := range []int{50, 500, 5000} {
+		r := gardens.Rand(uint64(n))
+		s := gardens.Random(r, n)
+		e, err := game.NewEncoding(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		next := gardens.ChangeOne(r, s)
+		b.Run(fmt.Sprintf("bodies=%d/one-change", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := e.Derive(next); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

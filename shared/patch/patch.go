@@ -8,9 +8,10 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"unicode/utf8"
 
+	"github.com/cosmic-gardener/realtime/shared/internal/jsonenc"
 	jsonpatch "github.com/evanphx/json-patch/v5"
-	"github.com/wI2L/jsondiff"
 )
 
 // Op is one RFC 6902 operation as this package emits it: add, remove or
@@ -23,30 +24,6 @@ type Op struct {
 
 // MaxPatchBytes bounds a patch that Apply accepts.
 const MaxPatchBytes = 16 << 20
-
-// Diff returns the canonical JSON encoding of a patch that takes document a
-// to document b. Both must be valid JSON.
-func Diff(a, b []byte) ([]byte, error) {
-	ops, err := jsondiff.CompareJSON(a, b)
-	if err != nil {
-		return nil, fmt.Errorf("diff: %w", err)
-	}
-	out := make([]Op, 0, len(ops))
-	for _, o := range ops {
-		op := Op{Op: o.Type, Path: o.Path}
-		if o.Type != jsondiff.OperationRemove {
-			v, err := json.Marshal(o.Value)
-			if err != nil {
-				return nil, fmt.Errorf("diff: encode value at %s: %w", o.Path, err)
-			}
-			if op.Value, err = Canonical(v); err != nil {
-				return nil, fmt.Errorf("diff: %w", err)
-			}
-		}
-		out = append(out, op)
-	}
-	return EncodeOps(out), nil
-}
 
 // EncodeOps writes ops as a JSON array with members in the order op, path,
 // value.
@@ -61,7 +38,7 @@ func EncodeOps(ops []Op) []byte {
 		buf.WriteString(strconv.Quote(o.Op))
 		buf.WriteString(`,"path":`)
 		writeString(&buf, o.Path)
-		if o.Op != jsondiff.OperationRemove {
+		if o.Op != "remove" {
 			buf.WriteString(`,"value":`)
 			buf.Write(o.Value)
 		}
@@ -74,8 +51,11 @@ func EncodeOps(ops []Op) []byte {
 // Apply applies an RFC 6902 patch to doc and returns the result in
 // canonical form. Every path (and from) must be "" or start with "/";
 // negative array indices, a json-patch extension, are refused. Operations
-// on the whole document (path ""), which Diff emits when the root changes
+// on the whole document (path ""), which diff.JSON emits when the root changes
 // type, and documents that are not an object or array are supported.
+//
+// For a garden and a patch of the kind the server emits, ApplyState gives
+// the same result without decoding the document.
 func Apply(doc, patch []byte) ([]byte, error) {
 	if len(patch) > MaxPatchBytes {
 		return nil, fmt.Errorf("apply: patch larger than %d bytes", MaxPatchBytes)
@@ -196,11 +176,7 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 		if f == 0 {
 			f = 0 // -0 is written 0, as JavaScript and RFC 8785 do
 		}
-		b, err := json.Marshal(f)
-		if err != nil {
-			return fmt.Errorf("canonical: number %s: %w", x, err)
-		}
-		buf.Write(b)
+		buf.Write(jsonenc.AppendFloat(buf.AvailableBuffer(), f)) // finite: ParseFloat refused the rest
 	case string:
 		writeString(buf, x)
 	case []any:
@@ -241,8 +217,17 @@ func writeCanonical(buf *bytes.Buffer, v any) error {
 // writeString escapes s exactly as encoding/json does with HTML escaping
 // off, so that canonical strings match what the server's encoder writes.
 func writeString(buf *bytes.Buffer, s string) {
-	enc := json.NewEncoder(buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)           // a string always encodes
-	buf.Truncate(buf.Len() - 1) // Encode appends a newline
+	buf.Write(jsonenc.AppendString(buf.AvailableBuffer(), s))
+}
+
+// AppendString appends the JSON string that Canonical writes for a string
+// holding s: escaped as encoding/json escapes with HTML escaping off, each
+// byte of invalid UTF-8 replaced by U+FFFD (as decoding replaces it). It
+// lets callers build canonical documents around strings without a second
+// pass.
+func AppendString(dst []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = string([]rune(s)) // one U+FFFD per invalid byte, as encoding/json decodes
+	}
+	return jsonenc.AppendString(dst, s)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/internal/vectors"
 	"github.com/cosmic-gardener/realtime/shared/patch"
+	"github.com/cosmic-gardener/realtime/shared/patch/diff"
 )
 
 type canonicalVector struct {
@@ -88,7 +89,7 @@ func TestDiffVectors(t *testing.T) {
 	for _, tc := range v.Diff {
 		t.Run(tc.Name, func(t *testing.T) {
 			want := mustCanonical(t, tc.Patch)
-			got, err := patch.Diff(tc.Before, tc.After)
+			got, err := diff.JSON(tc.Before, tc.After)
 			if err != nil {
 				t.Fatalf("Diff: %v", err)
 			}

@@ -47,6 +47,7 @@ var roots = []any{protocol.Envelope{}, game.State{}}
 // skipTypes are exported types that are Go-only (not on the wire).
 var skipTypes = map[string]string{
 	"protocol.DecodeError": "a Go error value; its code and message reach the wire as Error data",
+	"game.Encoding":        "a Go-side cache of a state's canonical encoding, never on the wire",
 }
 
 // tsNames renames types whose Go name would be ambiguous in TypeScript.

@@ -115,7 +115,7 @@ export class FakeServer {
   }
 
   private advance(text: string): ServerMessageOf<'StateUpdate'> {
-    const patch = unwrap(this.core.diff(this.state, text));
+    const patch = JSON.stringify(gardenPatch(JSON.parse(this.state) as GameState, JSON.parse(text) as GameState));
     this.state = text;
     this.version += 1;
     return {
@@ -166,4 +166,28 @@ export function garden(owner = 'alice', now = 1_700_000_000_000): GameState {
     resources: { energy: 1000, stardust: 2000 },
     updated_at: now,
   };
+}
+
+/**
+ * gardenPatch is the fake server's diff: the operations the real server's
+ * patch.DiffStates emits (whole bodies, research topics, each resource,
+ * owner, updated_at), in key order. The module itself has no diff.
+ */
+export function gardenPatch(a: GameState, b: GameState): { op: string; path: string; value?: unknown }[] {
+  const ops: { op: string; path: string; value?: unknown }[] = [];
+  const ptr = (s: string) => s.split('~').join('~0').split('/').join('~1');
+  const same = (x: unknown, y: unknown) => JSON.stringify(x) === JSON.stringify(y);
+  const keyed = (path: string, x: Record<string, unknown>, y: Record<string, unknown>) => {
+    for (const k of [...new Set([...Object.keys(x), ...Object.keys(y)])].sort()) {
+      if (!(k in y)) ops.push({ op: 'remove', path: `${path}/${ptr(k)}` });
+      else if (!(k in x)) ops.push({ op: 'add', path: `${path}/${ptr(k)}`, value: y[k] });
+      else if (!same(x[k], y[k])) ops.push({ op: 'replace', path: `${path}/${ptr(k)}`, value: y[k] });
+    }
+  };
+  keyed('/bodies', a.bodies, b.bodies);
+  if (a.owner !== b.owner) ops.push({ op: 'replace', path: '/owner', value: b.owner });
+  keyed('/research', a.research, b.research);
+  keyed('/resources', a.resources as unknown as Record<string, unknown>, b.resources as unknown as Record<string, unknown>);
+  if (a.updated_at !== b.updated_at) ops.push({ op: 'replace', path: '/updated_at', value: b.updated_at });
+  return ops;
 }

@@ -27,6 +27,7 @@ import type {
   QueueText,
   StateText,
 } from './types.js';
+import type { Resources } from '../conn/protocol.js';
 
 /** CoreError is thrown by {@link unwrap} for a failed answer; `code` is the answer's. */
 export class CoreError extends Error {
@@ -135,11 +136,6 @@ export class Core {
     return this.call('hash', doc);
   }
 
-  /** diff returns an RFC 6902 patch (canonical text) taking `a` to `b`. */
-  diff(a: JsonText, b: JsonText): CoreResult<JsonText> {
-    return this.call('diff', a, b);
-  }
-
   /** applyPatch applies an RFC 6902 patch and returns the canonical result with its hash. */
   applyPatch(doc: JsonText, patch: JsonText): CoreResult<PatchResult> {
     return this.call('applyPatch', doc, patch);
@@ -160,6 +156,14 @@ export class Core {
   /** settle credits growth up to `now` (Unix ms). For display: only actions change a garden (CONTRACT §3). */
   settle(state: JsonText, now: number): CoreResult<StateText> {
     return this.call('settle', state, now);
+  }
+
+  /**
+   * settleResources is `settle(state, now).state`'s resources alone: what a
+   * display that ticks needs, without the garden's text and hash.
+   */
+  settleResources(state: JsonText, now: number): CoreResult<Resources> {
+    return this.call('settleResources', state, now);
   }
 
   /** balance returns body types, research topics and limits. Cached: the balance is compiled into the module. */
@@ -195,5 +199,10 @@ export class Core {
   /** queuePredict returns the confirmed state with every pending action applied, and the ones the rules now refuse. */
   queuePredict(queue: QueueText): CoreResult<Prediction> {
     return this.call('queuePredict', queue);
+  }
+
+  /** queuePending returns the queue's pending actions in order (`[]` when none): its `pending` member, without parsing the garden around it. */
+  queuePending(queue: QueueText): CoreResult<PendingAction[]> {
+    return this.call('queuePending', queue);
   }
 }

@@ -27,16 +27,17 @@ export interface CosmicModule {
   decodeClient(frame: string): string;
   canonical(doc: JsonText): string;
   hash(doc: JsonText): string;
-  diff(a: JsonText, b: JsonText): string;
   applyPatch(doc: JsonText, patch: JsonText): string;
   applyAction(state: JsonText, action: JsonText, now: number): string;
   validateState(state: JsonText, owner: string): string;
   settle(state: JsonText, now: number): string;
+  settleResources(state: JsonText, now: number): string;
   balance(): string;
   queuePush(queue: JsonText, pending: JsonText): string;
   queueResolve(queue: JsonText, id: string): string;
   queueRebase(queue: JsonText, version: number, state: JsonText): string;
   queuePredict(queue: JsonText): string;
+  queuePending(queue: JsonText): string;
 }
 
 /** CosmicFunction names a function of {@link CosmicModule}. */

@@ -24,7 +24,6 @@ import type {
   CoreResult,
   JsonText,
   PendingAction,
-  QueueDocument,
   QueueText,
   Skipped,
 } from '../core/index.js';
@@ -264,9 +263,8 @@ export class GameController {
    */
   projected(now = this.now()): Resources | undefined {
     if (this.snap.predictedText === null) return undefined;
-    const r = this.core.settle(this.snap.predictedText, now);
-    if (!r.ok) return undefined;
-    return (JSON.parse(r.value.state) as GameState).resources;
+    const r = this.core.settleResources(this.snap.predictedText, now);
+    return r.ok ? r.value : undefined;
   }
 
   private act<T extends ActionType>(type: T, data: ClientMessageData[T]): ActionAttempt {
@@ -452,11 +450,8 @@ export class GameController {
   private predict(): GameSnapshot {
     let pending: PendingAction[] = [];
     if (this.queue !== '') {
-      try {
-        pending = (JSON.parse(this.queue) as QueueDocument).pending ?? [];
-      } catch {
-        pending = [];
-      }
+      const r = this.core.queuePending(this.queue);
+      if (r.ok) pending = r.value;
     }
     const p = this.core.queuePredict(this.queue);
     const predictedText = p.ok ? p.value.predicted : null;
