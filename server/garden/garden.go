@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -163,7 +164,6 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		// connections never need them.
 		diffs: map[diffKey]cachedDiff{},
 		dedup: map[string][]byte{},
-		subs:  map[Subscriber]struct{}{},
 	}
 	stored, found, err := m.cfg.Store.LoadGarden(ctx, userID)
 	if err != nil {
@@ -214,7 +214,9 @@ type Garden struct {
 	diffOrder  []diffKey // FIFO eviction
 	dedup      map[string][]byte
 	dedupOrder []string // FIFO eviction
-	subs       map[Subscriber]struct{}
+	// subs is copy-on-write: replaced, never changed in place, so Do
+	// notifies from a snapshot of it without copying.
+	subs []Subscriber
 }
 
 type diffKey struct{ from, to uint64 }
@@ -238,14 +240,18 @@ func (g *Garden) Current() *Snapshot {
 func (g *Garden) Subscribe(s Subscriber) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.subs[s] = struct{}{}
+	if !slices.Contains(g.subs, s) {
+		g.subs = append(slices.Clip(g.subs), s)
+	}
 }
 
 // Unsubscribe removes s.
 func (g *Garden) Unsubscribe(s Subscriber) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.subs, s)
+	if i := slices.Index(g.subs, s); i >= 0 {
+		g.subs = slices.Delete(slices.Clone(g.subs), i, i+1)
+	}
 }
 
 // Update returns the inner data of the StateUpdate that takes a client
@@ -360,21 +366,20 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	var subs []Subscriber
 	if snap != nil {
 		g.setCurrent(snap)
-		subs = make([]Subscriber, 0, len(g.subs))
-		for s := range g.subs {
-			if s != origin {
-				subs = append(subs, s)
-			}
-		}
+		subs = g.subs
 	}
 	g.mu.Unlock()
 
 	if snap != nil {
-		if _, ok := g.subscribed(origin); ok {
+		// The device whose action it was hears first (its own change goes
+		// ahead), then the others.
+		if origin != nil && slices.Contains(subs, origin) {
 			origin.Changed(snap, origin)
 		}
 		for _, s := range subs {
-			s.Changed(snap, origin)
+			if s != origin {
+				s.Changed(snap, origin)
+			}
 		}
 	}
 	outcome := "applied"
@@ -383,16 +388,6 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	}
 	g.cfg.Observer.ActionDone(act.Type(), outcome, g.cfg.Clock().Sub(start))
 	return Result{Data: data}, nil
-}
-
-func (g *Garden) subscribed(s Subscriber) (Subscriber, bool) {
-	if s == nil {
-		return nil, false
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	_, ok := g.subs[s]
-	return s, ok
 }
 
 // setCurrent publishes snap as the newest version. g.mu must be held (or g

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -54,7 +55,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
-	byUser   map[string]map[*Session]struct{}
+	byUser   map[string][]*Session
 }
 
 // New returns a Manager.
@@ -77,7 +78,7 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
 	}
-	return &Manager{cfg: cfg, obs: cfg.Observer, sessions: map[string]*Session{}, byUser: map[string]map[*Session]struct{}{}}, nil
+	return &Manager{cfg: cfg, obs: cfg.Observer, sessions: map[string]*Session{}, byUser: map[string][]*Session{}}, nil
 }
 
 // Open attaches outlet o to userID's session resumeID when it exists and
@@ -117,15 +118,10 @@ func (m *Manager) Open(ctx context.Context, o Outlet, userID, resumeID string, l
 func (m *Manager) add(s *Session) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	set := m.byUser[s.userID]
-	if set == nil {
-		set = map[*Session]struct{}{}
-		m.byUser[s.userID] = set
-	}
-	if len(set) >= m.cfg.MaxPerUser {
+	if set := m.byUser[s.userID]; len(set) >= m.cfg.MaxPerUser {
 		var oldest *Session
 		var oldestAt time.Time
-		for c := range set {
+		for _, c := range set {
 			if at, detached := c.detachedSince(); detached && (oldest == nil || at.Before(oldestAt)) {
 				oldest, oldestAt = c, at
 			}
@@ -135,7 +131,7 @@ func (m *Manager) add(s *Session) error {
 		}
 		m.removeLocked(oldest)
 	}
-	set[s] = struct{}{}
+	m.byUser[s.userID] = append(m.byUser[s.userID], s)
 	m.sessions[s.id] = s
 	return nil
 }
@@ -169,10 +165,12 @@ func (m *Manager) Close() {
 
 func (m *Manager) removeLocked(s *Session) {
 	delete(m.sessions, s.id)
-	if set := m.byUser[s.userID]; set != nil {
-		delete(set, s)
-		if len(set) == 0 {
+	set := m.byUser[s.userID]
+	if i := slices.Index(set, s); i >= 0 {
+		if set = slices.Delete(set, i, i+1); len(set) == 0 {
 			delete(m.byUser, s.userID)
+		} else {
+			m.byUser[s.userID] = set
 		}
 	}
 	s.garden.Unsubscribe(s)

@@ -13,8 +13,8 @@ import (
 // would stay attached to every idle connection; frames larger than these
 // are read and written straight to the socket by bufio.
 const (
-	readBufferSize  = 512
-	writeBufferSize = 1024
+	readBufferSize  = 256
+	writeBufferSize = 512
 )
 
 // smallBuffers hands coder/websocket's Accept a hijacked connection with
