@@ -544,10 +544,20 @@ func TestRateLimit(t *testing.T) {
 	if code != protocol.CloseTooManyMessage {
 		t.Fatalf("closed %d %q, want 4429", code, reason)
 	}
-	// Bob, limited a moment ago but calm since, is still served.
-	bob.Send(map[string]string{"type": protocol.TypeHeartbeat})
-	if env := bob.Answer(); env.Type != protocol.TypeHeartbeat {
-		t.Fatalf("bob got %s %s", env.Type, env.Data)
+	// Bob, limited a moment ago but calm since, is still served once his
+	// bucket refills (50 tokens/s): rate_limited answers are fine until
+	// then; a close or any other answer is not.
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		bob.Send(map[string]string{"type": protocol.TypeHeartbeat})
+		env := bob.Answer()
+		if env.Type == protocol.TypeHeartbeat {
+			break
+		}
+		if e := wstest.Decode[protocol.ErrorMessage](t, env); env.Type != protocol.TypeError || e.Code != protocol.CodeRateLimited || time.Now().After(deadline) {
+			t.Fatalf("bob got %s %s", env.Type, env.Data)
+		}
+		time.Sleep(25 * time.Millisecond) // the refill is the property under test
 	}
 }
 

@@ -137,18 +137,7 @@ func (s *Server) Dial(user, extra string) *Client {
 	if extra != "" {
 		q += "&" + extra
 	}
-	c, err := s.DialRaw(q, nil)
-	if err != nil {
-		s.T.Fatalf("dial: %v", err)
-	}
-	env := c.Next()
-	if env.Type != protocol.TypeWelcome {
-		s.T.Fatalf("first message %s, want Welcome: %s", env.Type, env.Data)
-	}
-	if err := json.Unmarshal(env.Data, &c.Welcome); err != nil {
-		s.T.Fatal(err)
-	}
-	return c
+	return s.DialWith(q, nil)
 }
 
 // DialRaw connects with the given query and header, reading nothing.
