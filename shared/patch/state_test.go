@@ -22,27 +22,18 @@ func encode(tb testing.TB, s *game.State) []byte {
 }
 
 // TestDiffProperty: for random pairs of gardens, both DiffStates and the
-// generic Diff produce a patch that Apply takes from Encode(a) to exactly
-// Encode(b).
+// generic diff produce a patch that Apply (and ApplyState, when it takes
+// it) takes from Encode(a) to exactly Encode(b).
 func TestDiffProperty(t *testing.T) {
 	r := gardens.Rand(1)
 	for i := range 300 {
-		a := gardens.Random(r, r.IntN(40))
-		var b *game.State
-		switch i % 3 {
-		case 0:
-			b = gardens.Mutate(r, a, 0.3)
-		case 1:
-			b = gardens.ChangeOne(r, a)
-		default:
-			b = gardens.Random(r, r.IntN(40)) // unrelated gardens
-		}
+		a, b := gardens.Pair(r, i, 40)
 		ea, eb := encode(t, a), encode(t, b)
-		for name, diff := range map[string]func() ([]byte, error){
+		for name, mk := range map[string]func() ([]byte, error){
 			"DiffStates": func() ([]byte, error) { return patch.DiffStates(a, b) },
 			"Diff":       func() ([]byte, error) { return diff.JSON(ea, eb) },
 		} {
-			p, err := diff()
+			p, err := mk()
 			if err != nil {
 				t.Fatalf("case %d: %s: %v", i, name, err)
 			}
@@ -52,6 +43,11 @@ func TestDiffProperty(t *testing.T) {
 			}
 			if !bytes.Equal(out, eb) {
 				t.Fatalf("case %d: Apply(a, %s(a, b)) != b\npatch %s\n got %s\nwant %s", i, name, p, out, eb)
+			}
+			// The client's fast path takes the patch or leaves it to Apply,
+			// never gets it wrong.
+			if next, ok := patch.ApplyState(a, p); ok && !bytes.Equal(encode(t, next), eb) {
+				t.Fatalf("case %d: ApplyState(a, %s(a, b)) != b\npatch %s", i, name, p)
 			}
 			if c, _ := patch.Canonical(p); !bytes.Equal(c, p) {
 				t.Fatalf("case %d: %s patch is not canonical: %s", i, name, p)

@@ -157,3 +157,18 @@ func ChangeOne(r *rand.Rand, s *game.State) *game.State {
 	next.Normalize()
 	return next
 }
+
+// Pair returns two gardens of at most n bodies for diff properties, in turn
+// (by i) a mutation of the first, a one-body change, or an unrelated garden.
+func Pair(r *rand.Rand, i, n int) (a, b *game.State) {
+	a = Random(r, r.IntN(n))
+	switch i % 3 {
+	case 0:
+		b = Mutate(r, a, 0.3)
+	case 1:
+		b = ChangeOne(r, a)
+	default:
+		b = Random(r, r.IntN(n))
+	}
+	return a, b
+}
