@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/coder/websocket"
@@ -186,5 +187,17 @@ func (s *server) view(user string) serverView {
 		}
 		_ = conn.Close(websocket.StatusNormalClosure, "")
 		return serverView{Version: up.Data.Version, Hash: up.Data.Hash, State: st}
+	}
+}
+
+// requireConverged fails the test unless every device holds exactly the
+// server's own state of user's garden.
+func (s *server) requireConverged(t *testing.T, user string, devices ...*device) {
+	t.Helper()
+	want := s.view(user)
+	for _, d := range devices {
+		if got := d.state(); got.Hash != want.Hash {
+			t.Fatalf("%s holds version %d hash %s; the server has version %d hash %s", d.name, got.Version, got.Hash, want.Version, want.Hash)
+		}
 	}
 }

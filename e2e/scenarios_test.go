@@ -230,9 +230,7 @@ func TestDeadLink(t *testing.T) {
 	d.waitState("open", 30*time.Second)
 	d.place("nebula", 0.4, 0.4)
 	d.waitQueue(0, 5*time.Second)
-	if d.state().Hash != s.view("gus").Hash {
-		t.Fatal("page diverges from the server")
-	}
+	s.requireConverged(t, "gus", d)
 }
 
 // Scenario 8a: an expired token leads to one fresh token and a reconnect,
@@ -266,9 +264,7 @@ func TestExpiredToken(t *testing.T) {
 	if refused != 1 {
 		t.Fatalf("%v connections refused as expired, want exactly 1 (then a fresh token)", refused)
 	}
-	if d.state().Hash != s.view("hal").Hash {
-		t.Fatal("page diverges from the server")
-	}
+	s.requireConverged(t, "hal", d)
 }
 
 // Scenario 8b: an action the server rejects shows an error toast and its
@@ -298,9 +294,7 @@ func TestServerRejectionRollsBack(t *testing.T) {
 		20*time.Second, "an error toast about resources")
 	d.waitQueue(0, 5*time.Second)
 	d.waitBodies(base, 5*time.Second)
-	if d.state().Hash != s.view("ivy").Hash {
-		t.Fatal("page diverges from the server after the rollback")
-	}
+	s.requireConverged(t, "ivy", d)
 }
 
 // Scenario 9: max retries — with the server down for good the badge ends at
