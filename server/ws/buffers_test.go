@@ -15,30 +15,40 @@ import (
 	"github.com/coder/websocket"
 )
 
-// TestSmallBuffersKeepEarlyBytes: a client that sends its first frame in
-// the same packet as its handshake must have that frame read. The bytes sit
-// in net/http's buffer at the hijack and have to survive the swap to small
+// TestSmallBuffersKeepEarlyBytes: a client that sends its first frames in
+// the same packet as its handshake must have them read. The bytes sit in
+// net/http's buffer at the hijack and have to survive the swap to small
 // buffers (they once did not: the first message was lost, the stream
-// misread and the connection reset).
+// misread and the connection reset), and the read loop's idle wait must
+// not block while they are buffered. A later frame arrives through the
+// idle wait's held byte.
 func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 	for _, payload := range []string{"hi", strings.Repeat("x", 100), strings.Repeat("y", 1000)} {
 		t.Run(fmt.Sprintf("%d bytes", len(payload)), func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				c, err := websocket.Accept(smallBuffers{w}, r, nil)
+				hj := &smallBuffers{ResponseWriter: w}
+				c, err := websocket.Accept(hj, r, nil)
 				if err != nil {
 					t.Errorf("accept: %v", err)
 					return
 				}
 				defer c.CloseNow()
+				if !hj.early {
+					t.Errorf("the frames sent with the handshake were not seen as early bytes")
+				}
+				idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				typ, msg, err := c.Read(ctx)
-				if err != nil {
-					t.Errorf("server read: %v", err)
-					return
-				}
-				if err := c.Write(ctx, typ, msg); err != nil {
-					t.Errorf("server write: %v", err)
+				for range 3 {
+					idle.wait()
+					typ, msg, err := c.Read(ctx)
+					if err != nil {
+						t.Errorf("server read: %v", err)
+						return
+					}
+					if err := c.Write(ctx, typ, msg); err != nil {
+						t.Errorf("server write: %v", err)
+					}
 				}
 			}))
 			defer srv.Close()
@@ -51,8 +61,9 @@ func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 			_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
 			handshake := "GET / HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 				"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-			// One write: the handshake and a masked text frame together.
-			if _, err := conn.Write(append([]byte(handshake), maskedText(payload)...)); err != nil {
+			// One write: the handshake and two masked text frames together.
+			first := append([]byte(handshake), maskedText(payload+"1")...)
+			if _, err := conn.Write(append(first, maskedText(payload+"2")...)); err != nil {
 				t.Fatal(err)
 			}
 			br := bufio.NewReader(conn)
@@ -60,10 +71,67 @@ func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 			if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
 				t.Fatalf("handshake: %v %v", resp, err)
 			}
-			if got := readText(t, br); got != payload {
-				t.Fatalf("echo %q, want %q", got, payload)
+			for _, want := range []string{payload + "1", payload + "2"} {
+				if got := readText(t, br); got != want {
+					t.Fatalf("echo %.20q…, want %.20q…", got, want)
+				}
+			}
+			// The server is now parked in the idle wait on the socket.
+			time.Sleep(20 * time.Millisecond)
+			if _, err := conn.Write(maskedText(payload + "3")); err != nil {
+				t.Fatal(err)
+			}
+			if got := readText(t, br); got != payload+"3" {
+				t.Fatalf("echo %.20q…, want %.20q…", got, payload+"3")
 			}
 		})
+	}
+}
+
+// TestIdleWaitCloseHandshake: a close started while the read loop waits
+// idle completes with the peer's answer, which the idle wait's held byte
+// begins.
+func TestIdleWaitCloseHandshake(t *testing.T) {
+	closed := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj := &smallBuffers{ResponseWriter: w}
+		c, err := websocket.Accept(hj, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
+		waited := make(chan struct{})
+		go func() {
+			defer close(waited)
+			idle.wait()
+		}()
+		time.Sleep(20 * time.Millisecond) // let the wait park on the socket
+		idle.gate.Lock()
+		closed <- c.Close(websocket.StatusCode(4408), "heartbeat timeout")
+		idle.gate.Unlock()
+		<-waited
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, _, err = c.Read(ctx) // answers the close frame
+	if got := websocket.CloseStatus(err); got != 4408 {
+		t.Fatalf("client read: %v, want close 4408", err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("server close handshake: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("server close handshake did not finish")
 	}
 }
 

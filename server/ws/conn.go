@@ -32,6 +32,7 @@ type conn struct {
 
 	sess    *session.Session
 	resumed bool
+	idle    idleReader // zero when not hijacked through smallBuffers
 
 	expires    atomic.Int64 // token expiry, Unix nanoseconds
 	lastRecv   atomic.Int64 // Unix nanoseconds
@@ -48,9 +49,8 @@ type conn struct {
 	done      chan struct{}
 	wg        sync.WaitGroup
 
-	// Read-loop state, owned by the read loop's goroutine (and the
-	// message goroutine it waits for).
-	handling sync.WaitGroup
+	// Read-loop state, owned by the goroutine readAside starts and waits
+	// for; one at a time.
 	tokens   float64
 	refilled time.Time
 	limited  int
@@ -84,12 +84,17 @@ func (c *conn) open(ctx context.Context, resumeID string, lastSeq uint64) bool {
 	return true
 }
 
-// serve runs an opened connection until it ends.
+// serve runs an opened connection until it ends. It stays small: its
+// frame sits under the read loop's idle wait for the connection's life,
+// which fits the minimum goroutine stack only without end's locals.
 func (c *conn) serve() {
+	c.end(c.readLoop())
+}
+
+// end detaches the connection, waits for its goroutines and logs it.
+func (c *conn) end(readErr error) {
 	log := c.srv.log
 	sess, resumed := c.sess, c.resumed
-	readErr := c.readLoop()
-
 	c.srv.cfg.Sessions.Detach(sess, c)
 	c.mu.Lock()
 	c.finished = true
@@ -127,37 +132,59 @@ func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
 }
 
+// readLoop runs for the connection's life. Between messages it waits in
+// c.idle, a few frames deep; each message is read and handled by
+// readAside. The loop's goroutine lives as long as the connection, mostly
+// parked; coder/websocket's reader, decoding and actions run deep call
+// chains whose stack would otherwise stay attached to every idle
+// connection (4 KiB instead of 2). The cost is a goroutine start per
+// message.
 func (c *conn) readLoop() error {
-	// The read context is the background: a cancellable one costs a timer
-	// per read, and closeWith unblocks the read by closing the socket.
 	for {
-		typ, frame, err := c.ws.Read(context.Background())
-		if err != nil {
+		c.idle.wait()
+		if err := c.readAside(); err != nil {
 			return err
 		}
-		now := c.srv.cfg.Clock()
-		c.lastRecv.Store(now.UnixNano())
-		c.msgsIn.Add(1)
-		if c.closing() {
-			continue // draining until the close handshake completes
-		}
-		if typ != websocket.MessageText {
-			c.closeWith(protocol.CloseProtocol, "binary frames are not supported")
-			continue
-		}
-		if !c.allow(now) {
-			c.srv.obs.MessageIn("rate_limited")
-			c.limited++
-			if c.limited >= c.srv.cfg.AbuseLimit {
-				c.closeWith(protocol.CloseTooManyMessage, "too many messages")
-				continue
-			}
-			c.sendError("", protocol.CodeRateLimited, "rate limit exceeded: slow down", false)
-			continue
-		}
-		c.limited = 0
-		c.handleAside(frame)
 	}
+}
+
+// readAside reads and handles one message in a short-lived goroutine and
+// waits for it.
+func (c *conn) readAside() error {
+	done := make(chan error, 1)
+	go func() { done <- c.readOne() }()
+	return <-done
+}
+
+// readOne reads one message and handles it. Only one runs at a time.
+func (c *conn) readOne() error {
+	// The read context is the background: a cancellable one costs a timer
+	// per read, and closeWith unblocks the read by closing the socket.
+	typ, frame, err := c.ws.Read(context.Background())
+	if err != nil {
+		return err
+	}
+	now := c.srv.cfg.Clock()
+	c.lastRecv.Store(now.UnixNano())
+	c.msgsIn.Add(1)
+	switch {
+	case c.closing():
+		// draining until the close handshake completes
+	case typ != websocket.MessageText:
+		c.closeWith(protocol.CloseProtocol, "binary frames are not supported")
+	case !c.allow(now):
+		c.srv.obs.MessageIn("rate_limited")
+		c.limited++
+		if c.limited >= c.srv.cfg.AbuseLimit {
+			c.closeWith(protocol.CloseTooManyMessage, "too many messages")
+			break
+		}
+		c.sendError("", protocol.CodeRateLimited, "rate limit exceeded: slow down", false)
+	default:
+		c.limited = 0
+		c.handle(frame)
+	}
+	return nil
 }
 
 // allow takes one token from the inbound bucket.
@@ -172,20 +199,6 @@ func (c *conn) allow(now time.Time) bool {
 	}
 	c.tokens--
 	return true
-}
-
-// handleAside handles frame in a short-lived goroutine and waits for it.
-// The read loop's goroutine lives as long as the connection, mostly
-// blocked in Read; decoding and actions run deep call chains whose stack
-// would otherwise stay attached to every idle connection. The cost is a
-// goroutine start per message.
-func (c *conn) handleAside(frame []byte) {
-	c.handling.Add(1)
-	go func() {
-		defer c.handling.Done()
-		c.handle(frame)
-	}()
-	c.handling.Wait()
 }
 
 func (c *conn) handle(frame []byte) {
@@ -280,7 +293,12 @@ func (c *conn) closing() bool {
 
 // closeWith starts the close handshake once, in a goroutine owned by c.
 func (c *conn) closeWith(code int, reason string) {
-	c.startClose(code, reason, func() { _ = c.ws.Close(websocket.StatusCode(code), reason) })
+	c.startClose(code, reason, func() {
+		// Close reads the peer's close frame from this goroutine.
+		c.idle.gate.Lock()
+		defer c.idle.gate.Unlock()
+		_ = c.ws.Close(websocket.StatusCode(code), reason)
+	})
 }
 
 // closeNow drops the connection without a handshake, for a peer that does

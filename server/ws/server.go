@@ -174,13 +174,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	wc, err := websocket.Accept(smallBuffers{w}, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	hj := &smallBuffers{ResponseWriter: w}
+	wc, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Debug("ws accept failed", "err", err)
 		return
 	}
 	wc.SetReadLimit(s.cfg.ReadLimit)
 	c := newConn(s, wc, claims)
+	c.idle.br, c.idle.sock, c.idle.early = hj.br, hj.sock, hj.early
 	if !s.register(c) {
 		_ = wc.Close(protocol.CloseGoingAway, "server shutting down")
 		return
