@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -636,6 +637,22 @@ func TestOperatorEndpoints(t *testing.T) {
 			t.Errorf("/metrics lacks %q", m)
 		}
 	}
+	// The full state at connect went out before the ActionResult.
+	if !regexp.MustCompile(`(?m)^cosmic_state_updates_sent_total\{kind="full"\} [1-9]`).MatchString(body) ||
+		!regexp.MustCompile(`(?m)^cosmic_state_update_bytes_total\{kind="full"\} [1-9]`).MatchString(body) {
+		t.Errorf("/metrics does not count the full state sent at connect:\n%s", grepLines(body, "cosmic_state_update"))
+	}
+}
+
+// grepLines returns body's lines that contain substr.
+func grepLines(body, substr string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.Contains(l, substr) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // TestShutdownClosesGoingAway: App.Shutdown closes clients with 1001.

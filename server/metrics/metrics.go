@@ -31,11 +31,15 @@ type Metrics struct {
 	overflows      prometheus.Counter
 	updatesSent    *prometheus.CounterVec
 	updateBytes    *prometheus.CounterVec
-	patchBytes     prometheus.Counter
-	patchFullBytes prometheus.Counter
-	actionDur      *prometheus.HistogramVec
-	commitDur      prometheus.Histogram
-	commitBatch    prometheus.Histogram
+	// The vectors' children, resolved once: StateSent runs per frame and
+	// a label lookup hashes on every call.
+	sentPatch, sentFull           prometheus.Counter
+	sentPatchBytes, sentFullBytes prometheus.Counter
+	patchBytes                    prometheus.Counter
+	patchFullBytes                prometheus.Counter
+	actionDur                     *prometheus.HistogramVec
+	commitDur                     prometheus.Histogram
+	commitBatch                   prometheus.Histogram
 }
 
 // New registers the collectors, plus the Go and process collectors, on a
@@ -59,6 +63,8 @@ func New(gauges Gauges) *Metrics {
 	m.overflows = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_sendq_overflows_total", Help: "Connections closed because their send queue was full."})
 	m.updatesSent = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_state_updates_sent_total", Help: "State updates sent, by kind."}, []string{"kind"})
 	m.updateBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_state_update_bytes_total", Help: "Bytes of state updates sent, by kind."}, []string{"kind"})
+	m.sentPatch, m.sentFull = m.updatesSent.WithLabelValues("patch"), m.updatesSent.WithLabelValues("full")
+	m.sentPatchBytes, m.sentFullBytes = m.updateBytes.WithLabelValues("patch"), m.updateBytes.WithLabelValues("full")
 	m.patchBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_patch_bytes_total", Help: "Bytes of patches computed (once per version step)."})
 	m.patchFullBytes = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_patch_replaced_state_bytes_total", Help: "Bytes of the full states those patches replaced."})
 	m.actionDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cosmic_action_duration_seconds", Help: "Action handling time including the durable commit.",
@@ -149,12 +155,13 @@ func (m *Metrics) Overflow() { m.overflows.Inc() }
 
 // StateSent counts a state update.
 func (m *Metrics) StateSent(full bool, n int) {
-	kind := "patch"
 	if full {
-		kind = "full"
+		m.sentFull.Inc()
+		m.sentFullBytes.Add(float64(n))
+		return
 	}
-	m.updatesSent.WithLabelValues(kind).Inc()
-	m.updateBytes.WithLabelValues(kind).Add(float64(n))
+	m.sentPatch.Inc()
+	m.sentPatchBytes.Add(float64(n))
 }
 
 // garden.Observer

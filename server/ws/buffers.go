@@ -11,12 +11,19 @@ import (
 )
 
 // Buffer sizes of a hijacked connection. net/http's are 4 KiB each and
-// would stay attached to every idle connection; frames larger than these
-// are read and written straight to the socket by bufio.
+// would stay attached to every idle connection. Frames larger than the
+// read buffer are read straight from the socket by bufio. The write buffer
+// only stages bytes for corkWriter, which batches the writer's frames in a
+// pooled buffer; 128 bytes still hold any control frame whole (a close or
+// pong frame is at most 2+125), so those reach the socket in one write.
 const (
 	readBufferSize  = 256
-	writeBufferSize = 512
+	writeBufferSize = 128
 )
+
+// corkPool holds corkWriter's batch buffers: a connection has one only
+// while its writer runs.
+var corkPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // smallBuffers hands coder/websocket's Accept a hijacked connection with
 // small buffers instead of net/http's: at tens of thousands of idle
@@ -29,6 +36,7 @@ type smallBuffers struct {
 	br    *bufio.Reader // the reader coder/websocket reads frames from
 	sock  *waitConn     // the socket under br
 	early bool          // bytes arrived with the handshake and sit ahead of sock
+	cork  *corkWriter   // the socket under coder/websocket's writer
 }
 
 // Hijack implements http.Hijacker.
@@ -58,8 +66,87 @@ func (w *smallBuffers) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, fmt.Errorf("hijack: flush: %w", err)
 		}
 	}
-	w.br, w.sock = br, conn
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(raw, writeBufferSize)), nil
+	w.br, w.sock, w.cork = br, conn, &corkWriter{conn: raw}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.cork, writeBufferSize)), nil
+}
+
+// corkWriter is the socket under coder/websocket's buffered writer. Like
+// TCP_CORK, while held it collects what is written and sends it with one
+// write at release. coder/websocket flushes every message, and a message
+// larger than the write buffer costs it two writes; the connection's
+// writer holds the cork around the frames it has ready, so each batch costs
+// one system call, which is most of the CPU a frame costs.
+//
+// Writes from other goroutines (a close frame, a pong) are kept in order:
+// appended while held, written through under the same lock otherwise.
+type corkWriter struct {
+	conn net.Conn
+
+	mu   sync.Mutex // orders writes; held across the socket write
+	held bool
+	buf  *[]byte // the batch, from corkPool; nil when empty
+}
+
+// Write implements io.Writer.
+func (w *corkWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.held {
+		return w.conn.Write(p)
+	}
+	if w.buf == nil {
+		w.buf = corkPool.Get().(*[]byte)
+	}
+	*w.buf = append(*w.buf, p...)
+	return len(p), nil
+}
+
+// hold starts collecting writes. The methods do nothing on a nil
+// corkWriter: a connection not hijacked through smallBuffers writes through.
+func (w *corkWriter) hold() {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	w.held = true
+	w.mu.Unlock()
+}
+
+// pending returns the number of bytes collected since hold.
+func (w *corkWriter) pending() int {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf == nil {
+		return 0
+	}
+	return len(*w.buf)
+}
+
+// release writes what was collected, in one write, and stops collecting.
+func (w *corkWriter) release() error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.held = false
+	if w.buf == nil {
+		return nil
+	}
+	b := w.buf
+	w.buf = nil
+	_, err := w.conn.Write(*b)
+	if cap(*b) <= 64<<10 { // don't pool giant full-state batches
+		*b = (*b)[:0]
+		corkPool.Put(b)
+	}
+	if err != nil {
+		return fmt.Errorf("write batch: %w", err)
+	}
+	return nil
 }
 
 // waitConn is the socket under coder/websocket's buffered reader. Its wait

@@ -173,3 +173,115 @@ func readText(t *testing.T, r io.Reader) string {
 	}
 	return string(b)
 }
+
+// writeRecorder is a socket that records each write (one system call each
+// on a real socket).
+type writeRecorder struct {
+	net.Conn
+	writes []string
+}
+
+func (r *writeRecorder) Write(p []byte) (int, error) {
+	r.writes = append(r.writes, string(p))
+	return len(p), nil
+}
+
+func TestCorkWriter(t *testing.T) {
+	type step struct {
+		op   string // "hold", "write", "release"
+		data string
+	}
+	tests := []struct {
+		name   string
+		steps  []step
+		writes []string
+	}{
+		{"not held writes through", []step{{"write", "a"}, {"write", "b"}}, []string{"a", "b"}},
+		{"held writes leave in one write", []step{{"hold", ""}, {"write", "a"}, {"write", "bc"}, {"write", "d"}, {"release", ""}}, []string{"abcd"}},
+		{"release with nothing held writes nothing", []step{{"hold", ""}, {"release", ""}}, nil},
+		{"order kept around a batch", []step{{"write", "1"}, {"hold", ""}, {"write", "2"}, {"write", "3"}, {"release", ""}, {"write", "4"}}, []string{"1", "23", "4"}},
+		{"two batches", []step{{"hold", ""}, {"write", "a"}, {"release", ""}, {"hold", ""}, {"write", "b"}, {"release", ""}}, []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &writeRecorder{}
+			w := &corkWriter{conn: rec}
+			for _, s := range tt.steps {
+				switch s.op {
+				case "hold":
+					w.hold()
+				case "write":
+					if n, err := w.Write([]byte(s.data)); n != len(s.data) || err != nil {
+						t.Fatalf("Write(%q) = %d, %v", s.data, n, err)
+					}
+				case "release":
+					if err := w.release(); err != nil {
+						t.Fatal(err)
+					}
+					if n := w.pending(); n != 0 {
+						t.Fatalf("pending after release: %d", n)
+					}
+				}
+			}
+			if fmt.Sprint(rec.writes) != fmt.Sprint(tt.writes) {
+				t.Fatalf("socket writes %q, want %q", rec.writes, tt.writes)
+			}
+		})
+	}
+	t.Run("nil writes through", func(t *testing.T) {
+		var w *corkWriter
+		w.hold()
+		if err := w.release(); err != nil || w.pending() != 0 {
+			t.Fatalf("nil corkWriter: %v, pending %d", err, w.pending())
+		}
+	})
+}
+
+// TestCorkedFramesArrive: frames written by coder/websocket while the
+// cork is held — small ones and one larger than the write buffer — reach
+// the peer whole and in order after release.
+func TestCorkedFramesArrive(t *testing.T) {
+	msgs := []string{"first", strings.Repeat("L", 5000), "last"}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hj := &smallBuffers{ResponseWriter: w}
+		c, err := websocket.Accept(hj, r, nil)
+		if err != nil {
+			t.Errorf("accept: %v", err)
+			return
+		}
+		defer c.CloseNow()
+		ctx := context.Background()
+		hj.cork.hold()
+		for _, m := range msgs {
+			if err := c.Write(ctx, websocket.MessageText, []byte(m)); err != nil {
+				t.Errorf("write: %v", err)
+				return
+			}
+		}
+		if n := hj.cork.pending(); n < 5000 {
+			t.Errorf("pending %d bytes while held, want the three frames", n)
+		}
+		if err := hj.cork.release(); err != nil {
+			t.Errorf("release: %v", err)
+		}
+		_, _, _ = c.Read(ctx) // until the client goes
+	}))
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	for i, want := range msgs {
+		_, got, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read %d: %v", i, err)
+		}
+		if string(got) != want {
+			t.Fatalf("message %d: %.20q… (%d bytes), want %.20q… (%d bytes)", i, got, len(got), want, len(want))
+		}
+	}
+}

@@ -32,7 +32,8 @@ type conn struct {
 
 	sess    *session.Session
 	resumed bool
-	idle    idleReader // zero when not hijacked through smallBuffers
+	idle    idleReader  // zero when not hijacked through smallBuffers
+	cork    *corkWriter // nil when not hijacked through smallBuffers
 
 	expires    atomic.Int64 // token expiry, Unix nanoseconds
 	lastRecv   atomic.Int64 // Unix nanoseconds
@@ -347,6 +348,10 @@ func (c *conn) TakenOver() { c.closeWith(protocol.CloseTakenOver, "session taken
 // reading; nothing numbered is lost, the client resumes.
 func (c *conn) Overflow() { c.closeNow(int(websocket.StatusTryAgainLater), "send queue full") }
 
+// A writer's batch is released when it holds this many bytes, or when
+// the session has nothing more to send at once.
+const maxBatchBytes = 64 << 10
+
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
 	bufp := bufPool.Get().(*[]byte)
@@ -361,9 +366,23 @@ func (c *conn) writeLoop() {
 			timer.Stop()
 		}
 	}()
+	batching := false // the cork is held: frames written since are not sent yet
+	defer func() {
+		if batching {
+			c.release()
+		}
+	}()
 	for {
 		buf, kind, wait := c.sess.Next(c, c.srv.cfg.Clock(), (*bufp)[:0])
 		*bufp = buf
+		if kind == sendq.Idle || kind == sendq.Wait {
+			if batching {
+				batching = false
+				if c.release() != nil {
+					return
+				}
+			}
+		}
 		switch kind {
 		case sendq.Idle:
 			return
@@ -381,15 +400,30 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		c.writeStart.Store(time.Now().UnixNano())
+		if !batching {
+			batching = true
+			c.writeStart.Store(time.Now().UnixNano())
+			c.cork.hold()
+		}
 		// Background context: a deadline per write costs a timer each time;
 		// the sweeper's watchdog handles stuck writes instead.
-		err := c.ws.Write(context.Background(), websocket.MessageText, buf)
-		c.writeStart.Store(0)
-		if err != nil {
+		if err := c.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
 			return
 		}
 		c.msgsOut.Add(1)
 		c.srv.obs.MessageOut(len(buf))
+		if c.cork.pending() >= maxBatchBytes {
+			batching = false
+			if c.release() != nil {
+				return
+			}
+		}
 	}
+}
+
+// release sends the writer's batch.
+func (c *conn) release() error {
+	err := c.cork.release()
+	c.writeStart.Store(0)
+	return err
 }

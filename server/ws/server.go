@@ -182,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	wc.SetReadLimit(s.cfg.ReadLimit)
 	c := newConn(s, wc, claims)
-	c.idle.br, c.idle.sock, c.idle.early = hj.br, hj.sock, hj.early
+	c.idle.br, c.idle.sock, c.idle.early, c.cork = hj.br, hj.sock, hj.early, hj.cork
 	if !s.register(c) {
 		_ = wc.Close(protocol.CloseGoingAway, "server shutting down")
 		return
