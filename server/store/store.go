@@ -20,10 +20,11 @@ import (
 
 // Defaults used when the matching Config field is zero.
 const (
-	DefaultSynchronous       = "NORMAL"
-	DefaultMaxBatch          = 256
-	DefaultMaxActionsPerUser = 1000
-	DefaultMaxActionAge      = 7 * 24 * time.Hour
+	DefaultSynchronous        = "NORMAL"
+	DefaultMaxBatch           = 256
+	DefaultMaxActionsPerUser  = 1000
+	DefaultMaxActionAge       = 7 * 24 * time.Hour
+	DefaultCheckpointInterval = time.Second
 )
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
@@ -80,6 +81,9 @@ type Config struct {
 	// Clock supplies the time stamped on records whose At/UpdatedAt is zero
 	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
 	Clock func() time.Time
+	// CheckpointInterval is how often the checkpointer copies the WAL into
+	// the database file. Default 1s.
+	CheckpointInterval time.Duration
 	// Observe, if not nil, is called by the writer goroutine after each
 	// durable transaction with the number of commits it held and the time
 	// the transaction took (for a latency histogram). It must be fast and
@@ -120,6 +124,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		return cfg, fmt.Errorf("store: config: MaxActionAge %v is negative", cfg.MaxActionAge)
 	case cfg.MaxActionAge == 0:
 		cfg.MaxActionAge = DefaultMaxActionAge
+	}
+	switch {
+	case cfg.CheckpointInterval < 0:
+		return cfg, fmt.Errorf("store: config: CheckpointInterval %v is negative", cfg.CheckpointInterval)
+	case cfg.CheckpointInterval == 0:
+		cfg.CheckpointInterval = DefaultCheckpointInterval
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -191,13 +201,22 @@ func (c *Commit) validate() error {
 }
 
 // SQLite is the store. Create it with Open; all methods are safe for
-// concurrent use. It owns one writer goroutine, which Close stops.
+// concurrent use. It owns a writer goroutine and a checkpointer goroutine,
+// which Close stops.
+//
+// The writer never checkpoints: SQLite's automatic checkpoint runs inside
+// the commit that crosses 1000 WAL pages, with an fsync, and held every
+// commit queued behind it (ack p99 5 ms instead of 1.5 ms at 400 commits/s).
+// The checkpointer copies the WAL into the database file from a connection
+// of its own every CheckpointInterval, beside the writer (PASSIVE: it
+// waits for no one and no one waits for it).
 type SQLite struct {
 	cfg Config
 	log *slog.Logger
 
-	w *sql.DB // the writer connection, MaxOpenConns 1, used only by run
-	r *sql.DB // read-only pool
+	w  *sql.DB // the writer connection, MaxOpenConns 1, used only by run
+	r  *sql.DB // read-only pool
+	ck *sql.DB // the checkpointer's connection, used only by checkpoints
 
 	ws writeStmts // prepared on w, used only by the writer goroutine
 	b  *batcher   // the writer goroutine's state
@@ -212,6 +231,7 @@ type SQLite struct {
 	reqs    chan *request
 	quit    chan struct{} // closed by Close: drain reqs and exit
 	done    chan struct{} // closed by the writer goroutine when it exits
+	ckDone  chan struct{} // closed by the checkpointer goroutine when it exits
 
 	closeOnce sync.Once
 	closeErr  error
@@ -233,18 +253,20 @@ func Open(ctx context.Context, cfg Config) (*SQLite, error) {
 		return nil, fmt.Errorf("store: open %s: create directory: %w", cfg.Path, err)
 	}
 	s := &SQLite{
-		cfg:  cfg,
-		log:  cfg.Logger,
-		b:    newBatcher(cfg.MaxBatch),
-		reqs: make(chan *request, cfg.MaxBatch*queueFactor),
-		quit: make(chan struct{}),
-		done: make(chan struct{}),
+		cfg:    cfg,
+		log:    cfg.Logger,
+		b:      newBatcher(cfg.MaxBatch),
+		reqs:   make(chan *request, cfg.MaxBatch*queueFactor),
+		quit:   make(chan struct{}),
+		done:   make(chan struct{}),
+		ckDone: make(chan struct{}),
 	}
 	if err := s.open(ctx); err != nil {
 		s.closeDBs()
 		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
 	go s.run()
+	go s.checkpoints()
 	return s, nil
 }
 
@@ -260,6 +282,7 @@ func (s *SQLite) open(ctx context.Context) error {
 		pragma("busy_timeout", busyTimeoutMS),
 		pragma("journal_mode", "WAL"),
 		pragma("synchronous", s.cfg.Synchronous),
+		pragma("wal_autocheckpoint", 0), // the checkpointer's job
 	))
 	if err != nil {
 		return err
@@ -280,6 +303,22 @@ func (s *SQLite) open(ctx context.Context) error {
 		return fmt.Errorf("journal_mode is %q, want wal", mode)
 	}
 	if err := migrate(ctx, w); err != nil {
+		return err
+	}
+
+	ck, err := sql.Open("sqlite", dsn(s.cfg.Path,
+		pragma("busy_timeout", busyTimeoutMS),
+		pragma("synchronous", s.cfg.Synchronous),
+	))
+	if err != nil {
+		return err
+	}
+	s.ck = ck
+	ck.SetMaxOpenConns(1)
+	ck.SetMaxIdleConns(1)
+	ck.SetConnMaxLifetime(0)
+	ck.SetConnMaxIdleTime(0)
+	if err := ck.PingContext(ctx); err != nil {
 		return err
 	}
 
@@ -474,6 +513,7 @@ func (s *SQLite) Close() error {
 		s.mu.Unlock()
 		close(s.quit)
 		<-s.done
+		<-s.ckDone
 		s.closeErr = s.closeDBs()
 	})
 	return s.closeErr
@@ -491,6 +531,11 @@ func (s *SQLite) closeDBs() error {
 			errs = append(errs, fmt.Errorf("close readers: %w", err))
 		}
 	}
+	if s.ck != nil {
+		if err := s.ck.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close checkpointer: %w", err))
+		}
+	}
 	s.ws.close()
 	if s.w != nil {
 		if err := checkpoint(s.w); err != nil {
@@ -504,6 +549,26 @@ func (s *SQLite) closeDBs() error {
 		return fmt.Errorf("store: close %s: %w", s.cfg.Path, err)
 	}
 	return nil
+}
+
+// checkpoints is the checkpointer goroutine: a passive checkpoint every
+// CheckpointInterval until Close.
+func (s *SQLite) checkpoints() {
+	defer close(s.ckDone)
+	t := time.NewTicker(s.cfg.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return // Close checkpoints in full after the writer's last commit
+		case <-t.C:
+			var busy, logFrames, done int
+			err := s.ck.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+			if err != nil {
+				s.log.Warn("store: checkpoint failed", "error", err)
+			}
+		}
+	}
 }
 
 // checkpoint copies the whole WAL into the database file and truncates it.

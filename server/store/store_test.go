@@ -228,6 +228,7 @@ func TestOpenConfig(t *testing.T) {
 		{"negative batch", Config{Path: filepath.Join(dir, "b.db"), MaxBatch: -1}, "MaxBatch"},
 		{"negative actions", Config{Path: filepath.Join(dir, "c.db"), MaxActionsPerUser: -1}, "MaxActionsPerUser"},
 		{"negative age", Config{Path: filepath.Join(dir, "d.db"), MaxActionAge: -time.Second}, "MaxActionAge"},
+		{"negative checkpoint interval", Config{Path: filepath.Join(dir, "g.db"), CheckpointInterval: -time.Second}, "CheckpointInterval"},
 		{"full lower case", Config{Path: filepath.Join(dir, "e.db"), Synchronous: "full"}, ""},
 		{"defaults", Config{Path: filepath.Join(dir, "nested", "dirs", "f.db")}, ""},
 	}
@@ -294,6 +295,46 @@ func TestOpenErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCheckpointerCopiesWAL: while the store runs, the checkpointer copies
+// committed data into the main file (the writer never checkpoints), so
+// the main file alone, copied aside, holds the commit.
+func TestCheckpointerCopiesWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cosmic.db")
+	s := openTest(t, Config{Path: path, CheckpointInterval: 10 * time.Millisecond})
+	mustCommit(t, s, gardenCommit("carol", 3, `{"stars":3}`))
+
+	deadline := time.Now().Add(10 * time.Second)
+	for attempt := 0; ; attempt++ {
+		g, ok, err := loadFromCopy(t, path, attempt)
+		if err == nil && ok && g.Version == 3 && string(g.State) == `{"stars":3}` {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the main file alone never held the commit: %+v ok=%v err=%v", g, ok, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// loadFromCopy copies the database file at path, without its WAL, and
+// loads carol's garden from the copy.
+func loadFromCopy(t *testing.T, path string, attempt int) (Garden, bool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Garden{}, false, err
+	}
+	cp := filepath.Join(t.TempDir(), fmt.Sprintf("copy-%d.db", attempt))
+	if err := os.WriteFile(cp, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(context.Background(), Config{Path: cp})
+	if err != nil {
+		return Garden{}, false, err
+	}
+	defer c.Close()
+	return c.LoadGarden(context.Background(), "carol")
 }
 
 func TestReopenKeepsData(t *testing.T) {
