@@ -364,12 +364,14 @@ const maxBatchBytes = 64 << 10
 
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	bufp := bufPool.Get().(*[]byte)
-	defer func() {
-		if cap(*bufp) <= 64<<10 { // don't pool giant full-state buffers
+	var bufp *[]byte // from bufPool while there is something to send
+	putBuf := func() {
+		if bufp != nil && cap(*bufp) <= 64<<10 { // don't pool giant full-state buffers
 			bufPool.Put(bufp)
 		}
-	}()
+		bufp = nil
+	}
+	defer putBuf()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -383,6 +385,9 @@ func (c *conn) writeLoop() {
 		}
 	}()
 	for {
+		if bufp == nil {
+			bufp = bufPool.Get().(*[]byte)
+		}
 		buf, kind, wait := c.sess.Next(c, c.srv.cfg.Clock(), (*bufp)[:0])
 		*bufp = buf
 		if kind == sendq.Idle || kind == sendq.Wait {
@@ -395,6 +400,7 @@ func (c *conn) writeLoop() {
 		}
 		switch kind {
 		case sendq.Idle:
+			putBuf()
 			if !c.linger(&timer) {
 				return
 			}
@@ -435,7 +441,7 @@ func (c *conn) writeLoop() {
 // 10 a second) keeps one writer instead of starting one per frame, each
 // start costing a goroutine and the growth of its stack through
 // coder/websocket's write path; an idle connection has none.
-const writerLinger = 500 * time.Millisecond
+const writerLinger = 250 * time.Millisecond
 
 // linger waits up to writerLinger for Wake to hand the writer more work.
 // It returns false when the writer should exit.

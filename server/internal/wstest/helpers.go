@@ -113,8 +113,9 @@ func (c *Client) Create(id, bodyType string, x, y, z float64) {
 	})
 }
 
-// FullState sends GetState and returns the next full StateUpdate, skipping
-// patches; any other message fails the test.
+// FullState sends GetState and returns the next full StateUpdate at or
+// past the highest version the client has seen, skipping patches and older
+// full states; any other message fails the test.
 func (c *Client) FullState() protocol.StateUpdate {
 	c.T.Helper()
 	c.Send(map[string]string{"type": protocol.TypeGetState})
@@ -123,7 +124,9 @@ func (c *Client) FullState() protocol.StateUpdate {
 		if env.Type != protocol.TypeStateUpdate {
 			c.T.Fatalf("waiting for a full state: got %s id %q (data %s)", env.Type, env.ID, env.Data)
 		}
-		if u := Decode[protocol.StateUpdate](c.T, env); u.Full {
+		// A full state older than a version already seen answers an
+		// earlier GetState (or the connect) and was still on its way.
+		if u := Decode[protocol.StateUpdate](c.T, env); u.Full && u.Data.Version >= c.seenVersion {
 			return u
 		}
 	}

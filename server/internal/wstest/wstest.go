@@ -127,6 +127,10 @@ type Client struct {
 	Conn *websocket.Conn
 	// Welcome is the first message, read by Dial.
 	Welcome protocol.Welcome
+
+	// seenVersion is the highest garden version in a StateUpdate or
+	// ActionResult read so far.
+	seenVersion uint64
 }
 
 // Dial connects user with a token in the query, plus extra query, and
@@ -191,6 +195,14 @@ func (c *Client) Read(d time.Duration) (protocol.Envelope, error) {
 	env, err := protocol.DecodeEnvelope(b)
 	if err != nil {
 		return protocol.Envelope{}, fmt.Errorf("server sent an undecodable frame %q: %w", b, err)
+	}
+	if env.Type == protocol.TypeStateUpdate || env.Type == protocol.TypeActionResult {
+		var v struct {
+			Version uint64 `json:"version"`
+		}
+		if json.Unmarshal(env.Data, &v) == nil {
+			c.seenVersion = max(c.seenVersion, v.Version)
+		}
 	}
 	return env, nil
 }
