@@ -126,15 +126,18 @@ load: server loadgen
 		--json $(LOAD_REPORTS)/idle.json --html $(LOAD_REPORTS)/idle.html
 
 # (a) idle $(COMPARE_IDLE), (b) fan-out 200 × 5 at 400/s, (c) one garden
-# watched by 1 000 devices at 20 changes/s — against ours and both peers,
-# then our figures next to theirs with ratios.
+# watched by 1 000 devices (MAX_SESSIONS_PER_USER) at 10, 100 and 500
+# changes/s — against ours and both peers, then our figures next to theirs
+# with ratios.
 load-compare: server loadgen peers
-	@mkdir -p $(LOAD_REPORTS)/compare
+	@mkdir -p $(LOAD_REPORTS)/compare && rm -f $(LOAD_REPORTS)/compare/*.json
 	@set -e; for t in ours centrifuge socketio; do \
 	  case $$t in ours) s='$(LOAD_SERVER)';; centrifuge) s='$(LOAD_CENTRIFUGE)';; socketio) s='$(LOAD_SOCKETIO)';; esac; \
 	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario idle --count $(COMPARE_IDLE) --ramp 1000 --duration 10s --json $(LOAD_REPORTS)/compare/a-idle-$$t.json; \
 	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario fanout --gardens 200 --devices 5 --rate 400 --duration 15s --json $(LOAD_REPORTS)/compare/b-fanout-$$t.json; \
-	  $(LOAD_RUN) --target $$t --spawn "$$s" --scenario onegarden --count 1000 --rate 20 --duration 15s --json $(LOAD_REPORTS)/compare/c-onegarden-$$t.json; \
+	  for r in 10 100 500; do \
+	    $(LOAD_RUN) --target $$t --spawn "$$s" --scenario onegarden --count 1000 --rate $$r --duration 10s --json $(LOAD_REPORTS)/compare/c-onegarden-$$r-$$t.json; \
+	  done; \
 	done
 	./$(LOADGEN) compare $(LOAD_REPORTS)/compare/*.json
 

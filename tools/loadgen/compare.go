@@ -28,10 +28,11 @@ func compare(files []string, w io.Writer) error {
 		if err := json.Unmarshal(b, &rep); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		reps[key{rep.Scenario, rep.Target}] = &rep
-		if !seenS[rep.Scenario] {
-			seenS[rep.Scenario] = true
-			scenarios = append(scenarios, rep.Scenario)
+		label := scenarioLabel(&rep)
+		reps[key{label, rep.Target}] = &rep
+		if !seenS[label] {
+			seenS[label] = true
+			scenarios = append(scenarios, label)
 		}
 		if !seenT[rep.Target] && rep.Target != "ours" {
 			seenT[rep.Target] = true
@@ -51,6 +52,7 @@ func compare(files []string, w io.Writer) error {
 		{"broadcast p50 ms", func(r *Report) float64 { return r.BroadcastMS.P50 }},
 		{"broadcast p99 ms", func(r *Report) float64 { return r.BroadcastMS.P99 }},
 		{"broadcast max ms", func(r *Report) float64 { return r.BroadcastMS.Max }},
+		{"broadcast missed", func(r *Report) float64 { return float64(r.BroadcastMissed) }},
 		{"frames in/s (to clients)", func(r *Report) float64 { return r.MsgsPerS.In }},
 		{"changes sent/s", func(r *Report) float64 { return r.ActionsPerS }},
 		{"server cpu avg %", func(r *Report) float64 {
@@ -101,4 +103,15 @@ func cell(r *Report, get func(*Report) float64) string {
 		return fmt.Sprintf("%d", int64(v))
 	}
 	return fmt.Sprintf("%.2f", v)
+}
+
+// scenarioLabel names a report's row group: the scenario, and for the
+// one-garden scenario, which is run at several rates, the rate too.
+func scenarioLabel(rep *Report) string {
+	if rep.Scenario == "onegarden" {
+		if rate, ok := rep.Params["rate"]; ok {
+			return fmt.Sprintf("onegarden %v/s", rate)
+		}
+	}
+	return rep.Scenario
 }

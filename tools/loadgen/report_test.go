@@ -113,3 +113,19 @@ func TestTrackerBothOrders(t *testing.T) {
 		t.Fatal("nothing should be pending")
 	}
 }
+
+func TestScenarioLabel(t *testing.T) {
+	tests := []struct {
+		rep  Report
+		want string
+	}{
+		{Report{Scenario: "fanout", Params: map[string]any{"rate": 400.0}}, "fanout"},
+		{Report{Scenario: "onegarden", Params: map[string]any{"rate": 100.0}}, "onegarden 100/s"},
+		{Report{Scenario: "onegarden"}, "onegarden"},
+	}
+	for _, tt := range tests {
+		if got := scenarioLabel(&tt.rep); got != tt.want {
+			t.Errorf("scenarioLabel(%s %v) = %q, want %q", tt.rep.Scenario, tt.rep.Params, got, tt.want)
+		}
+	}
+}
