@@ -288,12 +288,9 @@ func (s *SQLite) open(ctx context.Context) error {
 		return err
 	}
 	s.w = w
-	// One connection that never expires: every write is serialised through
-	// it, and its prepared statements stay valid.
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
+	// Every write is serialised through one connection, and its prepared
+	// statements stay valid.
+	oneConn(w)
 
 	var mode string
 	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
@@ -314,10 +311,7 @@ func (s *SQLite) open(ctx context.Context) error {
 		return err
 	}
 	s.ck = ck
-	ck.SetMaxOpenConns(1)
-	ck.SetMaxIdleConns(1)
-	ck.SetConnMaxLifetime(0)
-	ck.SetConnMaxIdleTime(0)
+	oneConn(ck)
 	if err := ck.PingContext(ctx); err != nil {
 		return err
 	}
@@ -353,6 +347,14 @@ func (s *SQLite) open(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// oneConn makes db a single connection that never expires.
+func oneConn(db *sql.DB) {
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
 }
 
 // dsn builds a modernc file: URI for path with the given query parameters.

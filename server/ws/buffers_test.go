@@ -25,14 +25,7 @@ import (
 func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 	for _, payload := range []string{"hi", strings.Repeat("x", 100), strings.Repeat("y", 1000)} {
 		t.Run(fmt.Sprintf("%d bytes", len(payload)), func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				hj := &smallBuffers{ResponseWriter: w}
-				c, err := websocket.Accept(hj, r, nil)
-				if err != nil {
-					t.Errorf("accept: %v", err)
-					return
-				}
-				defer c.CloseNow()
+			srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
 				if !hj.early {
 					t.Errorf("the frames sent with the handshake were not seen as early bytes")
 				}
@@ -50,8 +43,7 @@ func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 						t.Errorf("server write: %v", err)
 					}
 				}
-			}))
-			defer srv.Close()
+			})
 
 			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
 			if err != nil {
@@ -88,11 +80,9 @@ func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 	}
 }
 
-// TestIdleWaitCloseHandshake: a close started while the read loop waits
-// idle completes with the peer's answer, which the idle wait's held byte
-// begins.
-func TestIdleWaitCloseHandshake(t *testing.T) {
-	closed := make(chan error, 1)
+// serveHijacked starts a server that accepts WebSocket connections
+// through smallBuffers and hands each to handle; it is closed at cleanup.
+func serveHijacked(t *testing.T, handle func(hj *smallBuffers, c *websocket.Conn)) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hj := &smallBuffers{ResponseWriter: w}
 		c, err := websocket.Accept(hj, r, nil)
@@ -100,6 +90,31 @@ func TestIdleWaitCloseHandshake(t *testing.T) {
 			t.Errorf("accept: %v", err)
 			return
 		}
+		defer c.CloseNow()
+		handle(hj, c)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// dialTest connects a client to srv; it and the 5 s context end at cleanup.
+func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	t.Cleanup(cancel)
+	c, _, err := websocket.Dial(ctx, srv.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.CloseNow() })
+	return ctx, c
+}
+
+// TestIdleWaitCloseHandshake: a close started while the read loop waits
+// idle completes with the peer's answer, which the idle wait's held byte
+// begins.
+func TestIdleWaitCloseHandshake(t *testing.T) {
+	closed := make(chan error, 1)
+	srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
 		idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
 		waited := make(chan struct{})
 		go func() {
@@ -111,17 +126,9 @@ func TestIdleWaitCloseHandshake(t *testing.T) {
 		closed <- c.Close(websocket.StatusCode(4408), "heartbeat timeout")
 		idle.gate.Unlock()
 		<-waited
-	}))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
-	_, _, err = c.Read(ctx) // answers the close frame
+	})
+	ctx, c := dialTest(t, srv)
+	_, _, err := c.Read(ctx) // answers the close frame
 	if got := websocket.CloseStatus(err); got != 4408 {
 		t.Fatalf("client read: %v, want close 4408", err)
 	}
@@ -242,14 +249,7 @@ func TestCorkWriter(t *testing.T) {
 // the peer whole and in order after release.
 func TestCorkedFramesArrive(t *testing.T) {
 	msgs := []string{"first", strings.Repeat("L", 5000), "last"}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hj := &smallBuffers{ResponseWriter: w}
-		c, err := websocket.Accept(hj, r, nil)
-		if err != nil {
-			t.Errorf("accept: %v", err)
-			return
-		}
-		defer c.CloseNow()
+	srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
 		ctx := context.Background()
 		hj.cork.hold()
 		for _, m := range msgs {
@@ -265,16 +265,8 @@ func TestCorkedFramesArrive(t *testing.T) {
 			t.Errorf("release: %v", err)
 		}
 		_, _, _ = c.Read(ctx) // until the client goes
-	}))
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, srv.URL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseNow()
+	})
+	ctx, c := dialTest(t, srv)
 	for i, want := range msgs {
 		_, got, err := c.Read(ctx)
 		if err != nil {
