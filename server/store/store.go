@@ -24,7 +24,7 @@ const (
 	DefaultMaxBatch           = 256
 	DefaultMaxActionsPerUser  = 1000
 	DefaultMaxActionAge       = 7 * 24 * time.Hour
-	DefaultCheckpointInterval = time.Second
+	DefaultCheckpointInterval = 100 * time.Millisecond
 )
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
@@ -41,6 +41,13 @@ const (
 	queueFactor = 4
 	// maxReaders bounds the read connection pool.
 	maxReaders = 8
+	// restartFrames is the WAL size, in pages, at which the checkpointer
+	// makes the writer start the WAL over: SQLite's own autocheckpoint
+	// threshold.
+	restartFrames = 1000
+	// walSizeLimit is what a WAL file is cut back to, in bytes, when it
+	// starts over after a burst made it larger.
+	walSizeLimit = 16 << 20
 	// sweepInterval is how often the writer deletes expired action records
 	// of all users, and sweepLimit how many it deletes at most per sweep,
 	// so that a sweep never holds the write lock for long (commits wait
@@ -82,7 +89,8 @@ type Config struct {
 	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
 	Clock func() time.Time
 	// CheckpointInterval is how often the checkpointer copies the WAL into
-	// the database file. Default 1s.
+	// the database file. Default 100ms: the WAL grows by what is written
+	// in between (about 5 MB at 2 000 commits/s).
 	CheckpointInterval time.Duration
 	// Observe, if not nil, is called by the writer goroutine after each
 	// durable transaction with the number of commits it held and the time
@@ -209,7 +217,12 @@ func (c *Commit) validate() error {
 // commit queued behind it (ack p99 5 ms instead of 1.5 ms at 400 commits/s).
 // The checkpointer copies the WAL into the database file from a connection
 // of its own every CheckpointInterval, beside the writer (PASSIVE: it
-// waits for no one and no one waits for it).
+// waits for no one and no one waits for it). A passive checkpoint never
+// lets a busy writer start the WAL over, so the file would grow without
+// end (530 MB in 15 s at 2 000 commits/s); once it holds restartFrames
+// pages, a RESTART checkpoint follows the passive one: it holds the writer
+// back only for the few pages written since, and the next commit starts
+// the WAL from its beginning.
 type SQLite struct {
 	cfg Config
 	log *slog.Logger
@@ -283,6 +296,7 @@ func (s *SQLite) open(ctx context.Context) error {
 		pragma("journal_mode", "WAL"),
 		pragma("synchronous", s.cfg.Synchronous),
 		pragma("wal_autocheckpoint", 0), // the checkpointer's job
+		pragma("journal_size_limit", walSizeLimit),
 	))
 	if err != nil {
 		return err
@@ -306,6 +320,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	ck, err := sql.Open("sqlite", dsn(s.cfg.Path,
 		pragma("busy_timeout", busyTimeoutMS),
 		pragma("synchronous", s.cfg.Synchronous),
+		pragma("journal_size_limit", walSizeLimit),
 	))
 	if err != nil {
 		return err
@@ -564,13 +579,25 @@ func (s *SQLite) checkpoints() {
 		case <-s.quit:
 			return // Close checkpoints in full after the writer's last commit
 		case <-t.C:
-			var busy, logFrames, done int
-			err := s.ck.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &logFrames, &done)
+			logFrames, err := s.checkpointMode("PASSIVE")
+			if err == nil && logFrames >= restartFrames {
+				_, err = s.checkpointMode("RESTART")
+			}
 			if err != nil {
 				s.log.Warn("store: checkpoint failed", "error", err)
 			}
 		}
 	}
+}
+
+// checkpointMode runs a checkpoint on the checkpointer's connection and
+// returns the WAL's size in pages. mode is a constant of ours.
+func (s *SQLite) checkpointMode(mode string) (logFrames int, err error) {
+	var busy, done int
+	if err := s.ck.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
+		return 0, fmt.Errorf("checkpoint %s: %w", mode, err)
+	}
+	return logFrames, nil
 }
 
 // checkpoint copies the whole WAL into the database file and truncates it.
