@@ -47,7 +47,6 @@ type conn struct {
 	closeCode int        // the code we closed with, 0 if the peer closed
 	closeWhy  string
 	finished  bool // the handler is waiting for the goroutines; none may start
-	lingering bool // the writer had nothing to send and waits a moment for more
 	done      chan struct{}
 	wg        sync.WaitGroup
 
@@ -338,15 +337,6 @@ func (c *conn) Wake(start bool) {
 	if c.finished {
 		return
 	}
-	if c.lingering {
-		// The writer is still there: hand it the work.
-		c.lingering = false
-		select {
-		case c.wake <- struct{}{}:
-		default: // a nudge is already waiting
-		}
-		return
-	}
 	c.wg.Add(1)
 	go c.writeLoop()
 }
@@ -364,14 +354,12 @@ const maxBatchBytes = 64 << 10
 
 func (c *conn) writeLoop() {
 	defer c.wg.Done()
-	var bufp *[]byte // from bufPool while there is something to send
-	putBuf := func() {
-		if bufp != nil && cap(*bufp) <= 64<<10 { // don't pool giant full-state buffers
+	bufp := bufPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bufp) <= 64<<10 { // don't pool giant full-state buffers
 			bufPool.Put(bufp)
 		}
-		bufp = nil
-	}
-	defer putBuf()
+	}()
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -385,9 +373,6 @@ func (c *conn) writeLoop() {
 		}
 	}()
 	for {
-		if bufp == nil {
-			bufp = bufPool.Get().(*[]byte)
-		}
 		buf, kind, wait := c.sess.Next(c, c.srv.cfg.Clock(), (*bufp)[:0])
 		*bufp = buf
 		if kind == sendq.Idle || kind == sendq.Wait {
@@ -400,11 +385,7 @@ func (c *conn) writeLoop() {
 		}
 		switch kind {
 		case sendq.Idle:
-			putBuf()
-			if !c.linger(&timer) {
-				return
-			}
-			continue
+			return
 		case sendq.Wait:
 			resetTimer(&timer, wait)
 			select {
@@ -434,40 +415,6 @@ func (c *conn) writeLoop() {
 			}
 		}
 	}
-}
-
-// writerLinger is how long a writer with nothing to send waits for more
-// before it exits. A connection that gets updates at a steady rate (up to
-// 10 a second) keeps one writer instead of starting one per frame, each
-// start costing a goroutine and the growth of its stack through
-// coder/websocket's write path; an idle connection has none.
-const writerLinger = 250 * time.Millisecond
-
-// linger waits up to writerLinger for Wake to hand the writer more work.
-// It returns false when the writer should exit.
-func (c *conn) linger(timer **time.Timer) bool {
-	c.mu.Lock()
-	if c.finished {
-		c.mu.Unlock()
-		return false
-	}
-	c.lingering = true
-	c.mu.Unlock()
-	resetTimer(timer, writerLinger)
-	select {
-	case <-c.wake:
-		return true // handed work, or an old nudge: Next tells
-	case <-c.done:
-		return false
-	case <-(*timer).C:
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.lingering {
-		return true // Wake handed work as the time ran out
-	}
-	c.lingering = false
-	return false
 }
 
 // resetTimer starts *t, or makes it, to fire after d.
