@@ -39,7 +39,17 @@ func (c Config) withDefaults() Config {
 // use New.
 type Queue struct {
 	cfg      Config
-	interval time.Duration
+	interval time.Duration // the pace while changes keep coming
+	quickGap time.Duration // the least gap after an update nothing was coalesced into
+	window   time.Duration // at most cap(recent) paced updates in any window this long
+
+	// recent holds when the last paced (not urgent) state updates went
+	// out, as offsets from base, oldest at recent[oldest] once full.
+	recent []time.Duration
+	oldest int
+	base   time.Time
+
+	coalescedSince bool // a change merged into a pending one since the last update
 
 	control      [][]byte
 	controlBytes int
@@ -55,9 +65,14 @@ type Queue struct {
 // New returns an empty queue.
 func New(cfg Config) *Queue {
 	cfg = cfg.withDefaults()
+	perWindow := max(1, int(cfg.UpdatesPerSecond))
+	interval := time.Duration(float64(time.Second) / cfg.UpdatesPerSecond)
 	return &Queue{
 		cfg:      cfg,
-		interval: time.Duration(float64(time.Second) / cfg.UpdatesPerSecond),
+		interval: interval,
+		quickGap: interval * 9 / 10,
+		window:   time.Duration(float64(perWindow) * float64(time.Second) / cfg.UpdatesPerSecond),
+		recent:   make([]time.Duration, 0, perWindow),
 		tokens:   float64(cfg.BurstBytes),
 	}
 }
@@ -85,6 +100,7 @@ func (q *Queue) DropControl() {
 // It reports whether a pending state was coalesced into this one.
 func (q *Queue) MarkState(urgent bool) (coalesced bool) {
 	coalesced = q.statePending
+	q.coalescedSince = q.coalescedSince || coalesced
 	q.statePending = true
 	q.stateUrgent = q.stateUrgent || urgent
 	return coalesced
@@ -129,8 +145,14 @@ func (q *Queue) Next(now time.Time) (Kind, []byte, time.Duration) {
 		return Idle, nil, 0
 	}
 	var wait time.Duration
-	if !q.stateUrgent && now.Before(q.nextState) {
-		wait = q.nextState.Sub(now)
+	if !q.stateUrgent {
+		earliest := q.nextState
+		if len(q.recent) == cap(q.recent) {
+			earliest = later(earliest, q.base.Add(q.recent[q.oldest]+q.window))
+		}
+		if now.Before(earliest) {
+			wait = earliest.Sub(now)
+		}
 	}
 	if q.cfg.BytesPerSecond > 0 {
 		q.refill(now)
@@ -155,13 +177,52 @@ func (q *Queue) Sent(now time.Time, n int) {
 
 // SentState records a state update of n bytes written at now, or none
 // (n == 0: the session was already current).
+//
+// The limit (CONTRACT §5.3, at most UpdatesPerSecond) is kept two ways: no
+// window of one second (for fractional rates: of perWindow/rate seconds)
+// holds more than perWindow paced updates, and updates are spaced
+// interval apart while changes keep coming (one was coalesced since the
+// last update). A change that arrives after a quiet 90 % of an interval
+// goes out at once: strict spacing would make a garden changing about
+// UpdatesPerSecond times a second wait for its own phase, up to a whole
+// interval each time (a p50 of 48 ms at 10 changes/s, 1 000 devices).
+// Urgent updates keep the spacing but stay out of the window count.
 func (q *Queue) SentState(now time.Time, n int) {
-	q.statePending, q.stateUrgent = false, false
+	urgent, coalesced := q.stateUrgent, q.coalescedSince
+	q.statePending, q.stateUrgent, q.coalescedSince = false, false, false
 	if n == 0 {
 		return
 	}
-	q.nextState = now.Add(q.interval)
+	gap := q.quickGap
+	if coalesced {
+		gap = q.interval
+	}
+	q.nextState = now.Add(gap)
+	if !urgent {
+		q.remember(now)
+	}
 	q.Sent(now, n)
+}
+
+// remember records a paced update at now in the window ring.
+func (q *Queue) remember(now time.Time) {
+	if q.base.IsZero() {
+		q.base = now
+	}
+	at := now.Sub(q.base)
+	if len(q.recent) < cap(q.recent) {
+		q.recent = append(q.recent, at)
+		return
+	}
+	q.recent[q.oldest] = at
+	q.oldest = (q.oldest + 1) % len(q.recent)
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func (q *Queue) refill(now time.Time) {

@@ -2,6 +2,7 @@ package sendq_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -103,8 +104,8 @@ func TestQueueScripts(t *testing.T) {
 			name: "leading edge: an idle queue sends state at once",
 			ops: []op{
 				mark(ms(5000), false, false), state(ms(5000)), sentState(ms(5000), 10),
-				// A change inside the window waits for its end...
-				mark(ms(5050), false, false), wait(ms(5050), ms(50)), state(ms(5100)), sentState(ms(5100), 10),
+				// A change soon after waits for 90 % of the interval...
+				mark(ms(5050), false, false), wait(ms(5050), ms(40)), state(ms(5090)), sentState(ms(5090), 10),
 				// ...one after a quiet spell goes at once.
 				mark(ms(9000), false, false), state(ms(9000)),
 			},
@@ -114,7 +115,7 @@ func TestQueueScripts(t *testing.T) {
 			cfg:  sendq.Config{UpdatesPerSecond: 2},
 			ops: []op{
 				mark(0, false, false), state(0), sentState(0, 10),
-				mark(ms(1), false, false), wait(ms(1), ms(499)), state(ms(500)),
+				mark(ms(1), false, false), wait(ms(1), ms(449)), state(ms(450)),
 			},
 		},
 		{
@@ -130,8 +131,8 @@ func TestQueueScripts(t *testing.T) {
 			ops: []op{
 				mark(0, false, false), state(0), sentState(0, 10),
 				mark(ms(10), true, false), state(ms(10)), sentState(ms(10), 10),
-				// The window restarts at the urgent update and binds again.
-				mark(ms(20), false, false), wait(ms(20), ms(90)), state(ms(110)),
+				// The spacing restarts at the urgent update and binds again.
+				mark(ms(20), false, false), wait(ms(20), ms(80)), state(ms(100)),
 			},
 		},
 		{
@@ -140,6 +141,44 @@ func TestQueueScripts(t *testing.T) {
 				mark(0, false, false), state(0), sentState(0, 10),
 				mark(ms(10), true, false), mark(ms(10), false, true), state(ms(10)),
 			},
+		},
+		{
+			name: "while changes keep coming, updates are a whole interval apart",
+			ops: []op{
+				mark(0, false, false), state(0), sentState(0, 10),
+				mark(ms(10), false, false), mark(ms(20), false, true), wait(ms(20), ms(70)),
+				state(ms(90)), sentState(ms(90), 10),
+				// Coalesced since the last update: the next waits 100 ms.
+				mark(ms(100), false, false), wait(ms(100), ms(90)), state(ms(190)), sentState(ms(190), 10),
+				// Nothing coalesced into that one: 90 ms again.
+				mark(ms(280), false, false), state(ms(280)),
+			},
+		},
+		{
+			name: "a change every 100 ms goes out at once until the second's tenth",
+			ops: func() []op {
+				var ops []op
+				for i := range 10 { // at 0, 98, …, 882 ms
+					at := ms(98 * i)
+					ops = append(ops, mark(at, false, false), state(at), sentState(at, 10))
+				}
+				// The eleventh, at 980 ms, waits for the first to leave the second.
+				return append(ops, mark(ms(980), false, false), wait(ms(980), ms(20)), state(ms(1000)))
+			}(),
+		},
+		{
+			name: "urgent updates are not counted in the window",
+			ops: func() []op {
+				var ops []op
+				for i := range 10 {
+					at := ms(95 * i)
+					ops = append(ops, mark(at, false, false), state(at), sentState(at, 10))
+				}
+				// The tenth paced update went at 855 ms: an urgent one at 900
+				// goes, and is not what the next paced one waits for.
+				ops = append(ops, mark(ms(900), true, false), state(ms(900)), sentState(ms(900), 10))
+				return append(ops, mark(ms(990), false, false), wait(ms(990), ms(10)), state(ms(1000)))
+			}(),
 		},
 		{
 			name: "an empty update (already current) opens no window",
@@ -220,7 +259,7 @@ func TestQueueRateLimit(t *testing.T) {
 					if kind != sendq.State {
 						return
 					}
-					if !last.IsZero() && now.Sub(last) < interval {
+					if !last.IsZero() && now.Sub(last) < interval*9/10 {
 						t.Fatalf("updates %s apart, interval %s", now.Sub(last), interval)
 					}
 					sent++
@@ -301,4 +340,44 @@ func TestQueueDropControl(t *testing.T) {
 		// reset.
 		state(0), sentState(0, 1), push("wx"), push("yz"), control(0, "wx"), control(0, "yz"), idle(0),
 	})
+}
+
+// TestQueueNeverExceedsTheRate drives a queue with changes at random
+// rates, from a trickle to a flood, and a writer that sends whenever Next
+// allows: no second ever holds more than ten state updates, no two are
+// less than 90 ms apart, and the last change always goes out.
+func TestQueueNeverExceedsTheRate(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		q := sendq.New(sendq.Config{})
+		var sends []time.Duration
+		const end = 20 * time.Second
+		perMS := 0.0 // chance of a change in each millisecond, varied every second
+		for at := time.Duration(0); at < end+time.Second; at += time.Millisecond {
+			if at%time.Second == 0 {
+				perMS = []float64{0, 0.002, 0.008, 0.01, 0.012, 0.05, 0.5}[rng.IntN(7)]
+			}
+			if at < end && rng.Float64() < perMS {
+				q.MarkState(false)
+			}
+			if kind, _, _ := q.Next(t0.Add(at)); kind == sendq.State {
+				sends = append(sends, at)
+				q.SentState(t0.Add(at), 100)
+			}
+		}
+		if q.StatePending() {
+			t.Fatalf("seed %d: a change never went out", seed)
+		}
+		for i := range sends {
+			if i > 0 && sends[i]-sends[i-1] < 90*time.Millisecond {
+				t.Fatalf("seed %d: updates at %s and %s", seed, sends[i-1], sends[i])
+			}
+			if i >= 10 && sends[i]-sends[i-10] < time.Second {
+				t.Fatalf("seed %d: 11 updates from %s to %s", seed, sends[i-10], sends[i])
+			}
+		}
+		if len(sends) < 20 {
+			t.Fatalf("seed %d: only %d updates in 20 s", seed, len(sends))
+		}
+	}
 }

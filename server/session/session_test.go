@@ -12,8 +12,14 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 )
 
-// window is the default state update interval (10 per second).
+// window is the default state update interval (10 per second): after it
+// a pending state update always may go.
 const window = 100 * time.Millisecond
+
+// quickWait is how long a state update waits after one it follows closely
+// when nothing was coalesced in between: 90 % of the interval
+// (sendq.Queue.SentState).
+const quickWait = 90 * time.Millisecond
 
 func expectFrames(t *testing.T, got []protocol.Envelope, want ...string) {
 	t.Helper()
@@ -39,8 +45,8 @@ func TestSessionSeqNumbering(t *testing.T) {
 	d.act("a1")
 	got, kind, wait := d.read()
 	expectFrames(t, got, "ActionResult#2:a1")
-	if kind != sendq.Wait || wait != window {
-		t.Fatalf("Next = %v %s, want Wait %s", kind, wait, window)
+	if kind != sendq.Wait || wait != quickWait {
+		t.Fatalf("Next = %v %s, want Wait %s", kind, wait, quickWait)
 	}
 	e.clock.Advance(window)
 	got, _, _ = d.read()
