@@ -138,8 +138,8 @@ func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 // readAside. The loop's goroutine lives as long as the connection, mostly
 // parked; coder/websocket's reader, decoding and actions run deep call
 // chains whose stack would otherwise stay attached to every idle
-// connection (4 KiB instead of 2). The cost is a goroutine start per
-// message.
+// connection (4 KiB instead of 2). The cost is a hand-over to a worker
+// per message.
 func (c *conn) readLoop() error {
 	for {
 		c.idle.wait()
@@ -149,11 +149,11 @@ func (c *conn) readLoop() error {
 	}
 }
 
-// readAside reads and handles one message in a short-lived goroutine and
-// waits for it.
+// readAside reads and handles one message on one of the server's workers
+// and waits for it.
 func (c *conn) readAside() error {
 	done := make(chan error, 1)
-	go func() { done <- c.readOne() }()
+	c.srv.workers.run(func() { done <- c.readOne() })
 	return <-done
 }
 
@@ -338,7 +338,7 @@ func (c *conn) Wake(start bool) {
 		return
 	}
 	c.wg.Add(1)
-	go c.writeLoop()
+	c.srv.workers.run(c.writeLoop)
 }
 
 // TakenOver implements session.Outlet.

@@ -75,6 +75,7 @@ type Server struct {
 
 	stop     chan struct{}
 	sweeping sync.WaitGroup
+	workers  *workers // runs message handling and writers; stopped by Shutdown
 }
 
 // New validates cfg and starts the sweeper, which Shutdown stops.
@@ -112,11 +113,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.WriteTimeout <= 0 {
 		cfg.WriteTimeout = 10 * time.Second
 	}
-	s := &Server{cfg: cfg, obs: cfg.Observer, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{})}
+	s := &Server{cfg: cfg, obs: cfg.Observer, log: cfg.Logger, conns: map[*conn]struct{}{}, stop: make(chan struct{}), workers: newWorkers()}
 	s.sweeping.Add(1)
 	go s.sweep()
 	return s, nil
 }
+
+// IdleWorkers returns how many of the goroutines that handle messages and
+// write frames wait for work (at most 64; they outlive connections).
+func (s *Server) IdleWorkers() int { return int(s.workers.idle.Load()) }
 
 // Connections returns the number of open connections.
 func (s *Server) Connections() int {
@@ -288,6 +293,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		case <-s.stop:
 		default:
 			close(s.stop)
+			// Every connection has ended (below): no task is left.
+			s.workers.close()
 		}
 		s.sweeping.Wait()
 	}()
