@@ -75,8 +75,9 @@ func TestDroppedConnectionsLeakNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 10*time.Second, func() bool { return s.App.Gardens().Loaded() == 0 }, func() string { return "warm-up garden still loaded" })
-	// Idle workers (server/ws) outlive connections; there are at most 64,
-	// however many connections came and went, so they are not counted.
+	// Idle workers (server/ws) outlive connections; there are at most
+	// 1 024, however many connections came and went, so they are not
+	// counted.
 	goroutines := func() int { return runtime.NumGoroutine() - s.App.WS().IdleWorkers() }
 	baseline := goroutines()
 

@@ -120,7 +120,8 @@ func New(cfg Config) (*Server, error) {
 }
 
 // IdleWorkers returns how many of the goroutines that handle messages and
-// write frames wait for work (at most 64; they outlive connections).
+// write frames wait for work (at most maxIdleWorkers; they outlive
+// connections).
 func (s *Server) IdleWorkers() int { return int(s.workers.idle.Load()) }
 
 // Connections returns the number of open connections.

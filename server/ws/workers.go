@@ -6,8 +6,12 @@ import (
 )
 
 // maxIdleWorkers is how many workers wait for tasks at most; more are
-// started when all are busy, and the surplus exits when done.
-const maxIdleWorkers = 64
+// started when all are busy, and the surplus exits when done. A change to
+// a garden watched by 1 000 devices wakes 1 000 writers at once; with 64
+// the surplus still started (and grew) a goroutine per frame. Idle
+// workers are parked a few frames deep, so the GC shrinks their stacks
+// back towards 2 KiB.
+const maxIdleWorkers = 1024
 
 // workers runs short tasks — reading and handling one message, a writer's
 // run — on goroutines that outlive them. A new goroutine starts with the
