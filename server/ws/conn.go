@@ -20,10 +20,11 @@ import (
 // bufPool holds writer buffers: a connection has one only while writing.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-// conn is one WebSocket connection. The handler goroutine reads; a writer
-// goroutine runs while the session has something to send; closeWith runs
-// the close handshake in a goroutine of its own. All are waited for before
-// the handler returns.
+// conn is one WebSocket connection. Its own goroutine waits for input and
+// hands each message to a worker (readAside); a writer runs on a worker
+// while the session has something to send; closeWith runs the close
+// handshake in a goroutine of its own. All are waited for before the
+// connection ends.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
@@ -50,8 +51,8 @@ type conn struct {
 	done      chan struct{}
 	wg        sync.WaitGroup
 
-	// Read-loop state, owned by the goroutine readAside starts and waits
-	// for; one at a time.
+	// Read-loop state, owned by the task readAside runs and waits for;
+	// one at a time.
 	tokens   float64
 	refilled time.Time
 	limited  int
