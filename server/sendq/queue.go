@@ -62,10 +62,16 @@ type Queue struct {
 	lastRefill time.Time
 }
 
+// maxWindowUpdates bounds the ring of recent update times.
+const maxWindowUpdates = 64
+
 // New returns an empty queue.
 func New(cfg Config) *Queue {
 	cfg = cfg.withDefaults()
-	perWindow := max(1, int(cfg.UpdatesPerSecond))
+	// The ring holds one second of updates, at most maxWindowUpdates: for
+	// higher rates the window shrinks to maxWindowUpdates/rate seconds
+	// (the average stays at the rate) instead of the ring growing with it.
+	perWindow := min(max(1, int(cfg.UpdatesPerSecond)), maxWindowUpdates)
 	interval := time.Duration(float64(time.Second) / cfg.UpdatesPerSecond)
 	return &Queue{
 		cfg:      cfg,

@@ -3,6 +3,7 @@ package sendq_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -379,5 +380,26 @@ func TestQueueNeverExceedsTheRate(t *testing.T) {
 		if len(sends) < 20 {
 			t.Fatalf("seed %d: only %d updates in 20 s", seed, len(sends))
 		}
+	}
+}
+
+// TestQueueHugeRate: a rate far above any real one (benchmarks use 1e9 to
+// switch the limit off) neither allocates with the rate nor holds updates
+// back.
+func TestQueueHugeRate(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	q := sendq.New(sendq.Config{UpdatesPerSecond: 1e9})
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Fatalf("New allocated %d bytes", n)
+	}
+	for i := range 1000 {
+		now := t0.Add(time.Duration(i) * time.Microsecond)
+		q.MarkState(false)
+		if kind, _, wait := q.Next(now); kind != sendq.State {
+			t.Fatalf("change %d: Next = %v (wait %s), want State", i, kind, wait)
+		}
+		q.SentState(now, 10)
 	}
 }
