@@ -74,7 +74,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 		return a.gardens.Loaded()
 	}})
-	if a.store, err = store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync, Observe: a.metrics.CommitDone}); err != nil {
+	if a.store, err = store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync,
+		Observe: a.metrics.CommitDone, ObserveCheckpoint: a.metrics.CheckpointDone}); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {

@@ -39,6 +39,7 @@ type Metrics struct {
 	patchFullBytes                prometheus.Counter
 	actionDur                     *prometheus.HistogramVec
 	commitDur                     prometheus.Histogram
+	checkpointDur                 *prometheus.HistogramVec
 	commitBatch                   prometheus.Histogram
 }
 
@@ -71,11 +72,14 @@ func New(gauges Gauges) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"type", "outcome"})
 	m.commitDur = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cosmic_store_commit_duration_seconds", Help: "Durable store transaction time.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)})
+	m.checkpointDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cosmic_store_checkpoint_duration_seconds",
+		Help:    "WAL checkpoints by mode: passive ones run beside the writer, restart ones hold it back while they run.",
+		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"mode"})
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cosmic_store_commit_batch_size", Help: "Commits per store transaction.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
 	for _, c := range []prometheus.Collector{m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
 		m.sessionsOpen, m.sessionsOpened, m.takeovers, m.resyncs, m.coalesced, m.overflows, m.updatesSent, m.updateBytes,
-		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.commitBatch} {
+		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.checkpointDur, m.commitBatch} {
 		f(c)
 	}
 	if gauges.GardensLoaded != nil {
@@ -177,6 +181,11 @@ func (m *Metrics) PatchBuilt(patchBytes, stateBytes int, full bool) {
 		m.patchBytes.Add(float64(patchBytes))
 		m.patchFullBytes.Add(float64(stateBytes))
 	}
+}
+
+// CheckpointDone observes a WAL checkpoint (store.Config.ObserveCheckpoint).
+func (m *Metrics) CheckpointDone(mode string, d time.Duration) {
+	m.checkpointDur.WithLabelValues(mode).Observe(d.Seconds())
 }
 
 // CommitDone observes a store transaction (store.Config.Observe).

@@ -92,6 +92,10 @@ type Config struct {
 	// the database file. Default 100ms: the WAL grows by what is written
 	// in between (about 5 MB at 2 000 commits/s).
 	CheckpointInterval time.Duration
+	// ObserveCheckpoint, if not nil, is called by the checkpointer after
+	// each checkpoint with its mode ("passive" or "restart") and how long
+	// it took. It must be fast and must not call the store.
+	ObserveCheckpoint func(mode string, d time.Duration)
 	// Observe, if not nil, is called by the writer goroutine after each
 	// durable transaction with the number of commits it held and the time
 	// the transaction took (for a latency histogram). It must be fast and
@@ -594,8 +598,12 @@ func (s *SQLite) checkpoints() {
 // returns the WAL's size in pages. mode is a constant of ours.
 func (s *SQLite) checkpointMode(mode string) (logFrames int, err error) {
 	var busy, done int
+	start := time.Now()
 	if err := s.ck.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint("+mode+")").Scan(&busy, &logFrames, &done); err != nil {
 		return 0, fmt.Errorf("checkpoint %s: %w", mode, err)
+	}
+	if s.cfg.ObserveCheckpoint != nil {
+		s.cfg.ObserveCheckpoint(strings.ToLower(mode), time.Since(start))
 	}
 	return logFrames, nil
 }

@@ -302,8 +302,18 @@ func TestOpenErrors(t *testing.T) {
 // the main file alone, copied aside, holds the commit.
 func TestCheckpointerCopiesWAL(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cosmic.db")
-	s := openTest(t, Config{Path: path, CheckpointInterval: 10 * time.Millisecond})
+	passive := make(chan struct{}, 1)
+	s := openTest(t, Config{Path: path, CheckpointInterval: 10 * time.Millisecond,
+		ObserveCheckpoint: func(mode string, _ time.Duration) {
+			if mode == "passive" {
+				select {
+				case passive <- struct{}{}:
+				default:
+				}
+			}
+		}})
 	mustCommit(t, s, gardenCommit("carol", 3, `{"stars":3}`))
+	waitFor(t, passive, "a passive checkpoint observed")
 
 	deadline := time.Now().Add(10 * time.Second)
 	for attempt := 0; ; attempt++ {
@@ -324,7 +334,13 @@ func TestCheckpointerCopiesWAL(t *testing.T) {
 // garden version).
 func TestWALStaysBounded(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cosmic.db")
-	s := openTest(t, Config{Path: path, CheckpointInterval: 5 * time.Millisecond})
+	var restarts atomic.Int64
+	s := openTest(t, Config{Path: path, CheckpointInterval: 5 * time.Millisecond,
+		ObserveCheckpoint: func(mode string, _ time.Duration) {
+			if mode == "restart" {
+				restarts.Add(1)
+			}
+		}})
 	state := `{"pad":"` + strings.Repeat("x", 8000) + `"}`
 	const commits = 6000
 	for i := range commits {
@@ -336,6 +352,9 @@ func TestWALStaysBounded(t *testing.T) {
 	}
 	if fi.Size() > walSizeLimit {
 		t.Fatalf("WAL is %d bytes after %d commits of %d bytes, want at most %d", fi.Size(), commits, len(state), walSizeLimit)
+	}
+	if restarts.Load() == 0 {
+		t.Fatal("no restart checkpoint was observed")
 	}
 }
 
