@@ -77,6 +77,7 @@ func (s *SQLite) run() {
 		select {
 		case r := <-s.reqs:
 			s.flush(b, r)
+			s.restartWAL()
 		case <-t.C:
 			n, err := s.sweep(context.Background(), b)
 			switch {
