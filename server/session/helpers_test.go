@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cosmic-gardener/realtime/server/garden"
+	"github.com/cosmic-gardener/realtime/server/internal/fakeclock"
 	"github.com/cosmic-gardener/realtime/server/internal/memstore"
 	"github.com/cosmic-gardener/realtime/server/sendq"
 	"github.com/cosmic-gardener/realtime/server/session"
@@ -18,24 +19,6 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 	"github.com/cosmic-gardener/realtime/shared/rules"
 )
-
-// clock is a fake clock shared by the garden and session managers.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // outlet is a fake connection recording what the session asks of it.
 type outlet struct {
@@ -69,14 +52,14 @@ func (o *outlet) String() string { return o.name }
 // env is a session manager over a real garden manager and an in-memory store.
 type env struct {
 	t       testing.TB
-	clock   *clock
+	clock   *fakeclock.Clock // shared by the garden and session managers
 	gardens *garden.Manager
 	m       *session.Manager
 }
 
 func newEnv(t testing.TB, cfg session.Config) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{t: time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, clock: fakeclock.New(time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC))}
 	st := memstore.New()
 	for _, user := range []string{"alice", "bob"} {
 		seed := store.Garden{UserID: user, Version: 1, State: seedState(t, user, 20, e.clock.Now())}

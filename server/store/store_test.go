@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cosmic-gardener/realtime/server/internal/fakeclock"
 )
 
 // openTest opens a store on a fresh file (unless cfg.Path is set) and
@@ -72,24 +74,6 @@ func loadGarden(t testing.TB, s *SQLite, user string) Garden {
 		t.Fatalf("LoadGarden(%s) = ok %v, err %v", user, ok, err)
 	}
 	return g
-}
-
-// fakeClock is a settable Config.Clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // batchLog records the batch sizes passed to Config.Observe. If hold is
@@ -587,7 +571,7 @@ func TestPruneByCount(t *testing.T) {
 }
 
 func TestPruneByAge(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "age.db")
 	cfg := Config{Path: path, MaxActionAge: time.Hour, Clock: clock.Now}
 	s, err := Open(context.Background(), cfg)
@@ -627,7 +611,7 @@ func TestPruneByAge(t *testing.T) {
 // by count relies on: records removed by age pruning and by the sweep must
 // not make later count pruning delete too much.
 func TestPruneCountsStayExact(t *testing.T) {
-	clock := &fakeClock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	log := newBatchLog(false)
 	s := openTest(t, Config{MaxActionsPerUser: 3, MaxActionAge: time.Hour, Clock: clock.Now, Observe: log.observe})
 	commit := func(ids ...string) {
