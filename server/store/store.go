@@ -119,34 +119,31 @@ func (cfg Config) withDefaults() (Config, error) {
 	default:
 		return cfg, fmt.Errorf("store: config: Synchronous %q: want NORMAL or FULL", cfg.Synchronous)
 	}
-	switch {
-	case cfg.MaxBatch < 0:
-		return cfg, fmt.Errorf("store: config: MaxBatch %d is negative", cfg.MaxBatch)
-	case cfg.MaxBatch == 0:
-		cfg.MaxBatch = DefaultMaxBatch
+	errs := []error{
+		orDefault("MaxBatch", &cfg.MaxBatch, DefaultMaxBatch),
+		orDefault("MaxActionsPerUser", &cfg.MaxActionsPerUser, DefaultMaxActionsPerUser),
+		orDefault("MaxActionAge", &cfg.MaxActionAge, DefaultMaxActionAge),
+		orDefault("CheckpointInterval", &cfg.CheckpointInterval, DefaultCheckpointInterval),
 	}
-	switch {
-	case cfg.MaxActionsPerUser < 0:
-		return cfg, fmt.Errorf("store: config: MaxActionsPerUser %d is negative", cfg.MaxActionsPerUser)
-	case cfg.MaxActionsPerUser == 0:
-		cfg.MaxActionsPerUser = DefaultMaxActionsPerUser
-	}
-	switch {
-	case cfg.MaxActionAge < 0:
-		return cfg, fmt.Errorf("store: config: MaxActionAge %v is negative", cfg.MaxActionAge)
-	case cfg.MaxActionAge == 0:
-		cfg.MaxActionAge = DefaultMaxActionAge
-	}
-	switch {
-	case cfg.CheckpointInterval < 0:
-		return cfg, fmt.Errorf("store: config: CheckpointInterval %v is negative", cfg.CheckpointInterval)
-	case cfg.CheckpointInterval == 0:
-		cfg.CheckpointInterval = DefaultCheckpointInterval
+	if err := errors.Join(errs...); err != nil {
+		return cfg, err
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
 	return cfg, nil
+}
+
+// orDefault sets a zero *v to def; a negative one is an error naming the
+// field.
+func orDefault[T int | time.Duration](name string, v *T, def T) error {
+	switch {
+	case *v < 0:
+		return fmt.Errorf("store: config: %s %v is negative", name, *v)
+	case *v == 0:
+		*v = def
+	}
+	return nil
 }
 
 // Garden is one user's persisted state.
