@@ -367,21 +367,15 @@ func (c *conn) writeLoop() {
 			timer.Stop()
 		}
 	}()
-	batching := false // the cork is held: frames written since are not sent yet
-	defer func() {
-		if batching {
-			c.release()
-		}
-	}()
+	// Frames written since the cork was held leave together at release;
+	// releasing with nothing held costs nothing.
+	defer c.release()
 	for {
 		buf, kind, wait := c.sess.Next(c, c.srv.cfg.Clock(), (*bufp)[:0])
 		*bufp = buf
 		if kind == sendq.Idle || kind == sendq.Wait {
-			if batching {
-				batching = false
-				if c.release() != nil {
-					return
-				}
+			if c.release() != nil {
+				return
 			}
 		}
 		switch kind {
@@ -397,11 +391,8 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		if !batching {
-			batching = true
-			c.writeStart.Store(time.Now().UnixNano())
-			c.cork.hold()
-		}
+		c.writeStart.Store(time.Now().UnixNano())
+		c.cork.hold()
 		// Background context: a deadline per write costs a timer each time;
 		// the sweeper's watchdog handles stuck writes instead.
 		if err := c.ws.Write(context.Background(), websocket.MessageText, buf); err != nil {
@@ -409,11 +400,8 @@ func (c *conn) writeLoop() {
 		}
 		c.msgsOut.Add(1)
 		c.srv.obs.MessageOut(len(buf))
-		if c.cork.pending() >= maxBatchBytes {
-			batching = false
-			if c.release() != nil {
-				return
-			}
+		if c.cork.pending() >= maxBatchBytes && c.release() != nil {
+			return
 		}
 	}
 }
@@ -427,7 +415,8 @@ func resetTimer(t **time.Timer, d time.Duration) {
 	(*t).Reset(d)
 }
 
-// release sends the writer's batch.
+// release sends the writer's batch, if any, and ends the write in
+// progress for the watchdog.
 func (c *conn) release() error {
 	err := c.cork.release()
 	c.writeStart.Store(0)
