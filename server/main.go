@@ -51,7 +51,9 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		log.Error("listen failed", "addr", cfg.Addr, "err", err)
-		_ = a.Shutdown(context.Background())
+		if err := a.Shutdown(context.Background()); err != nil {
+			log.Error("shutdown after a failed start", "err", err)
+		}
 		return 1
 	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
@@ -64,7 +66,9 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 	select {
 	case err := <-serveErr:
 		log.Error("serve failed", "err", err)
-		_ = a.Shutdown(context.Background())
+		if err := a.Shutdown(context.Background()); err != nil {
+			log.Error("shutdown after a failed start", "err", err)
+		}
 		return 1
 	case <-ctx.Done():
 	}

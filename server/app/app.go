@@ -79,16 +79,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {
-		_ = a.store.Close()
-		return nil, err
+		return nil, errors.Join(err, a.store.Close())
 	}
 	a.sessions, err = session.New(session.Config{
 		Gardens: a.gardens, Retention: cfg.SessionRetention, MaxPerUser: cfg.MaxSessionsUser, Observer: a.metrics,
 		Queue: sendq.Config{UpdatesPerSecond: cfg.MaxUpdatesPerSec, BytesPerSecond: cfg.MaxBytesPerSec},
 	})
 	if err != nil {
-		_ = a.store.Close()
-		return nil, err
+		return nil, errors.Join(err, a.store.Close())
 	}
 	a.ws, err = ws.New(ws.Config{
 		Verifier: verifier, Sessions: a.sessions, Logger: log, Observer: a.metrics,
@@ -96,8 +94,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
 	})
 	if err != nil {
-		_ = a.store.Close()
-		return nil, err
+		return nil, errors.Join(err, a.store.Close())
 	}
 	a.router = a.routes()
 	a.ready.Store(true)
