@@ -16,37 +16,11 @@ import (
 // only the bodies that differ are encoded, and a one-body change to a large
 // garden costs a map walk rather than two full encodings.
 func DiffStates(a, b *game.State) ([]byte, error) {
-	var ops []Op
-	var changed []string
-	for id, nb := range b.Bodies {
-		if ob, ok := a.Bodies[id]; !ok || (ob != nb && *ob != *nb) {
-			changed = append(changed, id)
-		}
-	}
-	for id := range a.Bodies {
-		if _, ok := b.Bodies[id]; !ok {
-			changed = append(changed, id)
-		}
-	}
-	slices.Sort(changed)
-	for _, id := range changed {
-		path := "/bodies/" + escapePointer(id)
-		nb, inNew := b.Bodies[id]
-		_, inOld := a.Bodies[id]
-		switch {
-		case !inNew:
-			ops = append(ops, Op{Op: "remove", Path: path})
-		default:
-			v, err := encodeValue(nb)
-			if err != nil {
-				return nil, err
-			}
-			op := "replace"
-			if !inOld {
-				op = "add"
-			}
-			ops = append(ops, Op{Op: op, Path: path, Value: v})
-		}
+	ops, err := diffKeyed(nil, "/bodies/", a.Bodies, b.Bodies,
+		func(ob, nb *game.Body) bool { return ob == nb || *ob == *nb },
+		func(nb *game.Body) ([]byte, error) { return encodeValue(nb) })
+	if err != nil {
+		return nil, err
 	}
 	if a.Owner != b.Owner {
 		v, err := encodeValue(b.Owner)
@@ -55,28 +29,11 @@ func DiffStates(a, b *game.State) ([]byte, error) {
 		}
 		ops = append(ops, Op{Op: "replace", Path: "/owner", Value: v})
 	}
-	topics := make([]string, 0, len(a.Research)+len(b.Research))
-	for t := range a.Research {
-		topics = append(topics, t)
-	}
-	for t := range b.Research {
-		if _, ok := a.Research[t]; !ok {
-			topics = append(topics, t)
-		}
-	}
-	slices.Sort(topics)
-	for _, t := range topics {
-		ol, inOld := a.Research[t]
-		nl, inNew := b.Research[t]
-		path := "/research/" + escapePointer(t)
-		switch {
-		case !inNew:
-			ops = append(ops, Op{Op: "remove", Path: path})
-		case !inOld:
-			ops = append(ops, Op{Op: "add", Path: path, Value: []byte(strconv.Itoa(nl))})
-		case ol != nl:
-			ops = append(ops, Op{Op: "replace", Path: path, Value: []byte(strconv.Itoa(nl))})
-		}
+	ops, err = diffKeyed(ops, "/research/", a.Research, b.Research,
+		func(ol, nl int) bool { return ol == nl },
+		func(nl int) ([]byte, error) { return []byte(strconv.Itoa(nl)), nil })
+	if err != nil {
+		return nil, err
 	}
 	if a.Resources.Energy != b.Resources.Energy {
 		ops = append(ops, Op{Op: "replace", Path: "/resources/energy", Value: []byte(strconv.FormatInt(b.Resources.Energy, 10))})
@@ -88,6 +45,42 @@ func DiffStates(a, b *game.State) ([]byte, error) {
 		ops = append(ops, Op{Op: "replace", Path: "/updated_at", Value: []byte(strconv.FormatInt(b.UpdatedAt, 10))})
 	}
 	return EncodeOps(ops), nil
+}
+
+// diffKeyed appends to ops the operations turning map a into map b, under
+// prefix, in key order: remove, add, or replace where same says the values
+// differ.
+func diffKeyed[V any](ops []Op, prefix string, a, b map[string]V, same func(old, new V) bool, encode func(V) ([]byte, error)) ([]Op, error) {
+	var keys []string // the changed ones: usually few
+	for k, nv := range b {
+		if ov, ok := a[k]; !ok || !same(ov, nv) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range a {
+		if _, ok := b[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		path := prefix + escapePointer(k)
+		nv, inNew := b[k]
+		if !inNew {
+			ops = append(ops, Op{Op: "remove", Path: path})
+			continue
+		}
+		v, err := encode(nv)
+		if err != nil {
+			return nil, err
+		}
+		op := "replace"
+		if _, inOld := a[k]; !inOld {
+			op = "add"
+		}
+		ops = append(ops, Op{Op: op, Path: path, Value: v})
+	}
+	return ops, nil
 }
 
 // encodeValue encodes a Go value the way game.Encode does, which is
