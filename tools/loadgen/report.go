@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"runtime"
-	"sort"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -244,13 +245,8 @@ func (rep *Report) WriteText(w io.Writer) {
 		return fmt.Sprintf("p50 %.2f  p95 %.2f  p99 %.2f  max %.2f ms  (n=%d)", s.P50, s.P95, s.P99, s.Max, s.Count)
 	}
 	p("== loadgen %s → %s (%s), %.1f s", rep.Scenario, rep.Target, rep.URL, rep.Seconds)
-	keys := make([]string, 0, len(rep.Params))
-	for k := range rep.Params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var ps []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(rep.Params)) {
 		ps = append(ps, fmt.Sprintf("%s=%v", k, rep.Params[k]))
 	}
 	p("params        %s", strings.Join(ps, " "))
@@ -278,13 +274,8 @@ func (rep *Report) WriteText(w io.Writer) {
 		}
 	}
 	if len(rep.ServerGo) > 0 {
-		keys := make([]string, 0, len(rep.ServerGo))
-		for k := range rep.ServerGo {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
 		var s []string
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(rep.ServerGo)) {
 			v := fmt.Sprintf("%.0f", rep.ServerGo[k])
 			switch {
 			case strings.HasSuffix(k, "_bytes"):
