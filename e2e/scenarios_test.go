@@ -317,12 +317,13 @@ func TestMaxRetries(t *testing.T) {
 	d.waitState("open", 20*time.Second)
 }
 
-// saveGame replaces user's garden through a raw WebSocket client.
+// saveGame replaces user's garden through a raw WebSocket client with an
+// operator's token, which a SaveGame with a state needs.
 func (s *server) saveGame(t *testing.T, user string, st *game.State) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/api/ws?token="+s.token(user), nil)
+	conn, _, err := websocket.Dial(ctx, "ws://"+s.addr+"/api/ws?token="+s.operatorToken(user), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cosmic-gardener/realtime/server/auth"
 )
 
 // server is the cosmic-server binary running as a subprocess.
@@ -113,6 +115,23 @@ func (s *server) kill9() { s.stop(syscall.SIGKILL) }
 
 // restart starts the binary again on the same address and database.
 func (s *server) restart() { s.start() }
+
+// operatorToken mints an operator's token for user ("role": "operator"),
+// which a SaveGame with a state needs; dev-login gives players' tokens.
+// The server runs in development mode without JWT_SECRET, so it checks
+// tokens with auth.DevSecret (TestExpiredToken mints with it too).
+func (s *server) operatorToken(user string) string {
+	s.t.Helper()
+	iss, err := auth.NewIssuer([]byte(auth.DevSecret), nil)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tok, err := iss.IssueOperator(user, time.Hour)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return tok
+}
 
 // token returns a dev-login token for user.
 func (s *server) token(user string) string {

@@ -140,7 +140,7 @@ func TestBalanceFloors(t *testing.T) {
 		}
 	})
 	t.Run("500 bodies", func(t *testing.T) {
-		c := s.Dial("hoarder", "")
+		c := s.DialOperator("hoarder", "") // SaveGame with a state needs an operator
 		st := gameState(t, c.FullState())
 		st.Resources = game.Resources{Stardust: 100000, Energy: 100000}
 		for i := range 499 {
@@ -166,8 +166,9 @@ func TestBalanceFloors(t *testing.T) {
 // the connection stays open and the garden unchanged (CONTRACT §3, §4).
 func TestRefusals(t *testing.T) {
 	s := wstest.Start(t, nil)
-	c := s.Dial("alice", "")
-	poor := s.Dial("pauper", "")
+	// Operators, so that a SaveGame with a state reaches the rules.
+	c := s.DialOperator("alice", "")
+	poor := s.DialOperator("pauper", "")
 	st := gameState(t, poor.FullState())
 	st.Resources = game.Resources{}
 	poor.Action(protocol.TypeSaveGame, "impoverish", map[string]any{"state": st})
@@ -242,7 +243,7 @@ func TestRefusals(t *testing.T) {
 // succeeds; SaveGame with a valid state replaces the garden.
 func TestResearchAndSave(t *testing.T) {
 	s := wstest.Start(t, nil)
-	c := s.Dial("alice", "")
+	c := s.DialOperator("alice", "") // for the SaveGame with a state
 	c.Action(protocol.TypeResearch, "res-1", map[string]string{"topic": "stellar_fusion"})
 	if res, _ := c.Result("res-1"); !res.Success {
 		t.Fatalf("research refused: %s", res.Message)

@@ -588,7 +588,7 @@ func bigGarden(user string, n int) []byte {
 // overflows.
 func TestSyncSlowReader(t *testing.T) {
 	s := wstest.Start(t, nil)
-	a := newMirror(t, s.Dial("alice", ""), true)
+	a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
 	b := newMirror(t, s.Dial("alice", ""), true)
 	a.next()
 	b.next()

@@ -241,6 +241,44 @@ func TestVerifyClaims(t *testing.T) {
 	}
 }
 
+// TestVerifyOperator: only "role": "operator", exactly, makes an operator;
+// any other role still verifies as a player's token.
+func TestVerifyOperator(t *testing.T) {
+	v := mustVerifier(t, Config{HS256Secret: testSecret})
+	tests := []struct {
+		name string
+		role any // nil: no role claim
+		want bool
+	}{
+		{"no role", nil, false},
+		{"operator", "operator", true},
+		{"another case", "Operator", false},
+		{"padded", " operator", false},
+		{"another role", "admin", false},
+		{"empty string", "", false},
+		{"a number", 1, false},
+		{"a boolean", true, false},
+		{"a list holding operator", []string{"operator"}, false},
+		{"an object", map[string]any{"role": "operator"}, false},
+		{"null", json.RawMessage("null"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := claims(nil)
+			if tt.role != nil {
+				c["role"] = tt.role
+			}
+			got, err := v.Verify(sign(t, jwt.SigningMethodHS256, testSecret, c))
+			if err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			if got.Operator != tt.want || got.UserID != "alice" {
+				t.Errorf("claims = %+v, want Operator %v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestVerifyConcurrent(t *testing.T) {
 	v := mustVerifier(t, Config{HS256Secret: testSecret})
 	tok := sign(t, jwt.SigningMethodHS256, testSecret, claims(nil))
@@ -346,6 +384,17 @@ func TestIssuer(t *testing.T) {
 		t.Errorf("claims = %+v", got)
 	}
 
+	if got.Operator {
+		t.Error("Issue minted an operator token")
+	}
+	op, err := iss.IssueOperator("bob", 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.Verify(op); err != nil || !got.Operator || got.UserID != "bob" {
+		t.Errorf("IssueOperator: claims %+v, %v; want an operator bob", got, err)
+	}
+
 	later := mustVerifier(t, Config{HS256Secret: testSecret, Clock: func() time.Time { return testNow.Add(11 * time.Minute) }})
 	if _, err := later.Verify(tok); err == nil || err.(*Error).Code != CodeExpired {
 		t.Errorf("Verify after ttl: %v, want auth_expired", err)
@@ -376,6 +425,9 @@ func TestIssuer(t *testing.T) {
 	} {
 		if _, err := iss.Issue(tc.sub, tc.ttl); err == nil {
 			t.Errorf("%s: Issue succeeded, want error", tc.name)
+		}
+		if _, err := iss.IssueOperator(tc.sub, tc.ttl); err == nil {
+			t.Errorf("%s: IssueOperator succeeded, want error", tc.name)
 		}
 	}
 }

@@ -12,5 +12,7 @@
 //
 // Tokens never reach logs: [Token] redacts itself under slog and fmt, and
 // [RedactURL] hides the `token` query parameter in any URL that is logged.
-// An [Issuer] mints HS256 tokens for dev-login, tests and tools/token.
+// An [Issuer] mints HS256 tokens for dev-login, tests and tools/token;
+// [Issuer.IssueOperator] adds the claim "role": "operator"
+// ([Claims.Operator]), which dev-login never does.
 package auth

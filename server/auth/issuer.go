@@ -15,7 +15,8 @@ import (
 const DevSecret = "INSECURE-cosmic-gardener-dev-only-jwt-secret-do-not-deploy"
 
 // Issuer mints HS256 tokens with sub, iat and exp (for dev-login, tests and
-// tools/token). It is immutable and safe for concurrent use.
+// tools/token), and with "role": "operator" for operators (IssueOperator).
+// It is immutable and safe for concurrent use.
 type Issuer struct {
 	secret []byte
 	clock  func() time.Time
@@ -33,12 +34,30 @@ func NewIssuer(secret []byte, clock func() time.Time) (*Issuer, error) {
 	return &Issuer{secret: append([]byte(nil), secret...), clock: clock}, nil
 }
 
-// Issue returns a token for userID valid for ttl from now. userID must obey
-// the Verifier's default subject rules (non-empty, at most
-// DefaultMaxSubjectBytes, valid UTF-8, no control characters); ttl must be at
-// least one second, since JWT times have whole-second precision (iat and exp
-// are truncated to the second).
+// Issue returns a player's token for userID valid for ttl from now. userID
+// must obey the Verifier's default subject rules (non-empty, at most
+// DefaultMaxSubjectBytes, valid UTF-8, no control characters); ttl must be
+// at least one second, since JWT times have whole-second precision (iat and
+// exp are truncated to the second).
 func (i *Issuer) Issue(userID string, ttl time.Duration) (string, error) {
+	return i.issue(userID, ttl, "")
+}
+
+// IssueOperator is Issue for an operator: the token also carries
+// "role": "operator", so its Claims.Operator is true. It is for
+// tools/token, the load generator and tests; dev-login must not call it,
+// since anyone can log in there.
+func (i *Issuer) IssueOperator(userID string, ttl time.Duration) (string, error) {
+	return i.issue(userID, ttl, RoleOperator)
+}
+
+// issueClaims is what Issue signs; Role is omitted when empty.
+type issueClaims struct {
+	jwt.RegisteredClaims
+	Role string `json:"role,omitempty"`
+}
+
+func (i *Issuer) issue(userID string, ttl time.Duration, role string) (string, error) {
 	if err := validSubject(userID, DefaultMaxSubjectBytes); err != nil {
 		return "", fmt.Errorf("auth: issue: %w", err)
 	}
@@ -46,10 +65,13 @@ func (i *Issuer) Issue(userID string, ttl time.Duration) (string, error) {
 		return "", errors.New("auth: issue: ttl must be at least 1s")
 	}
 	now := i.clock()
-	claims := jwt.RegisteredClaims{
-		Subject:   userID,
-		IssuedAt:  jwt.NewNumericDate(now),
-		ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+	claims := issueClaims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   userID,
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(ttl)),
+		},
+		Role: role,
 	}
 	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString(i.secret)
 	if err != nil {

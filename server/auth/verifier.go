@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -83,6 +84,32 @@ type Claims struct {
 	ExpiresAt time.Time
 	// IssuedAt is the token's iat, or the zero Time when absent.
 	IssuedAt time.Time
+	// Operator is true when the token carries the claim
+	// "role": "operator" (RoleOperator), exactly that string. It allows
+	// what only the people running the server may do, such as a
+	// SaveGame with a state (docs/protocol.md). A missing role, any other
+	// string or a value that is not a string leaves it false; such a token
+	// is still a valid player token.
+	Operator bool
+}
+
+// RoleOperator is the value of the "role" claim that makes a token an
+// operator's (Claims.Operator). Dev-login never issues it.
+const RoleOperator = "operator"
+
+// tokenClaims is what Verify reads from a token: the registered claims and
+// the project's "role", kept raw so that a role of another JSON type does
+// not make the token malformed.
+type tokenClaims struct {
+	jwt.RegisteredClaims
+	Role json.RawMessage `json:"role,omitempty"`
+}
+
+// isOperator reports whether a raw "role" claim is the string
+// RoleOperator.
+func isOperator(role json.RawMessage) bool {
+	var s string
+	return len(role) > 0 && json.Unmarshal(role, &s) == nil && s == RoleOperator
 }
 
 // Verifier checks JWTs against a pinned set of algorithms and keys. It is
@@ -216,10 +243,11 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if len(token) > MaxTokenBytes {
 		return Claims{}, newError(CodeInvalid, msgTooLong, nil)
 	}
-	var rc jwt.RegisteredClaims
-	if _, err := v.parser.ParseWithClaims(token, &rc, v.keyFor); err != nil {
+	var tc tokenClaims
+	if _, err := v.parser.ParseWithClaims(token, &tc, v.keyFor); err != nil {
 		return Claims{}, classify(err)
 	}
+	rc := &tc.RegisteredClaims
 	if rc.Subject == "" {
 		return Claims{}, newError(CodeInvalid, msgMissing, errors.New("sub is missing or empty"))
 	}
@@ -229,7 +257,7 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	if rc.ExpiresAt == nil { // WithExpirationRequired guarantees it; stay safe.
 		return Claims{}, newError(CodeInvalid, msgMissing, nil)
 	}
-	c := Claims{UserID: rc.Subject, ExpiresAt: rc.ExpiresAt.Time}
+	c := Claims{UserID: rc.Subject, ExpiresAt: rc.ExpiresAt.Time, Operator: isOperator(tc.Role)}
 	if rc.IssuedAt != nil {
 		c.IssuedAt = rc.IssuedAt.Time
 	}

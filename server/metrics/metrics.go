@@ -168,7 +168,7 @@ func (m *Metrics) StateSent(full bool, n int) {
 	m.sentPatchBytes.Add(float64(n))
 }
 
-// garden.Observer
+// garden.Observer (and ws.Observer for ActionDone)
 
 // ActionDone observes an action's duration.
 func (m *Metrics) ActionDone(typ, outcome string, d time.Duration) {

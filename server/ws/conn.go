@@ -57,12 +57,15 @@ type conn struct {
 	refilled time.Time
 	limited  int
 	bad      int
+	// operator is the Operator claim of the connection's newest token:
+	// set from the handshake's, replaced by each accepted RefreshToken.
+	operator bool
 }
 
 func newConn(s *Server, wc *websocket.Conn, claims auth.Claims) *conn {
 	now := s.cfg.Clock()
 	c := &conn{srv: s, ws: wc, userID: claims.UserID, start: now, wake: make(chan struct{}, 1),
-		done: make(chan struct{}), tokens: float64(s.cfg.RateBurst), refilled: now}
+		done: make(chan struct{}), tokens: float64(s.cfg.RateBurst), refilled: now, operator: claims.Operator}
 	c.expires.Store(claims.ExpiresAt.UnixNano())
 	c.lastRecv.Store(now.UnixNano())
 	return c
@@ -231,6 +234,10 @@ func (c *conn) handle(frame []byte) {
 	case protocol.RefreshToken:
 		c.refresh(env.ID, m.Token)
 	case protocol.Action:
+		if save, ok := m.(protocol.SaveGame); ok && save.State != nil && !c.operator {
+			c.refuseAction(env.ID, env.Type, msgSaveNeedsOperator)
+			return
+		}
 		res, err := c.sess.Garden().Do(context.Background(), env.ID, m, c.sess)
 		if err != nil {
 			c.srv.log.Error("action failed", "user_id", c.userID, "session_id", c.sess.ID(), "type", env.Type, "err", err)
@@ -243,6 +250,27 @@ func (c *conn) handle(frame []byte) {
 	}
 }
 
+// msgSaveNeedsOperator answers a player's SaveGame with a state.
+const msgSaveNeedsOperator = "SaveGame with a state needs an operator token (role \"operator\"); a SaveGame without a state needs none"
+
+// refuseAction answers an action that this connection may not send with
+// ActionResult {success: false}, numbered and kept for resume like every
+// ActionResult, without reaching the garden: a SaveGame with a state
+// would set resources, research and bodies at will, so only operators may
+// send one (issue 11). The refusal is not recorded against the id, which
+// stays free: an operator may still use it, and a replay is refused again.
+func (c *conn) refuseAction(id, typ, message string) {
+	start := c.srv.cfg.Clock()
+	c.srv.log.Debug("action refused", "user_id", c.userID, "session_id", c.sess.ID(), "type", typ, "reason", message)
+	data, _ := json.Marshal(protocol.ActionResult{Success: false, Message: message}) // always encodes
+	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+	c.srv.obs.ActionDone(typ, "rejected", c.srv.cfg.Clock().Sub(start))
+}
+
+// refresh checks a RefreshToken's token. On success the connection takes
+// its expiry and its Operator claim, so the role follows the newest token
+// both ways: a player's token drops the operator role, an operator's
+// grants it.
 func (c *conn) refresh(id, token string) {
 	claims, err := c.srv.cfg.Verifier.Verify(token)
 	var res protocol.ActionResult
@@ -258,6 +286,7 @@ func (c *conn) refresh(id, token string) {
 		res = protocol.ActionResult{Success: false, Message: "auth_invalid: token is for another user"}
 	default:
 		c.expires.Store(claims.ExpiresAt.UnixNano())
+		c.operator = claims.Operator
 		res = protocol.ActionResult{Success: true, Message: "token refreshed, expires " + claims.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
 	data, _ := json.Marshal(res) // always encodes

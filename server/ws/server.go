@@ -27,6 +27,10 @@ type Observer interface {
 	MessageIn(typ string)
 	MessageOut(bytes int)
 	AuthRefused(code string)
+	// ActionDone reports an action answered here without reaching the
+	// garden (a player's SaveGame with a state, outcome "rejected"), the
+	// way garden.Observer reports the others.
+	ActionDone(actionType, outcome string, d time.Duration)
 }
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -327,3 +331,5 @@ func (nopObserver) ConnClosed(int)     {}
 func (nopObserver) MessageIn(string)   {}
 func (nopObserver) MessageOut(int)     {}
 func (nopObserver) AuthRefused(string) {}
+
+func (nopObserver) ActionDone(string, string, time.Duration) {}

@@ -38,12 +38,17 @@ type rawEnvelope struct {
 // (CONTRACT §2) and leaves Data undecoded.
 func DecodeEnvelope(frame []byte) (Envelope, error) {
 	var raw rawEnvelope
-	if !utf8.Valid(frame) {
-		return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not valid UTF-8"}
-	}
+	// encoding/json reads bytes that are not UTF-8 inside strings (as
+	// U+FFFD), so the frame is parsed first: such bytes in the id are the
+	// id's fault (invalid_data, below), anywhere else the frame's
+	// (bad_message, once the id is known).
+	textOK := utf8.Valid(frame)
 	if err := json.Unmarshal(frame, &raw); err != nil {
 		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) && typeErr.Field == "" {
+		switch {
+		case !textOK:
+			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not valid UTF-8"}
+		case errors.As(err, &typeErr) && typeErr.Field == "":
 			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not a JSON object"}
 		}
 		return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "frame is not valid JSON"}
@@ -53,9 +58,21 @@ func DecodeEnvelope(frame []byte) (Envelope, error) {
 		if err := json.Unmarshal(raw.ID, &env.ID); err != nil {
 			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: "id: must be a string"}
 		}
+		if !validText(raw.ID) {
+			// encoding/json turned each offending piece into U+FFFD, so
+			// "s\ud800" and "s\udc00" would share one idempotency key and
+			// the second action would get the first's result. The Error
+			// echoes no id: the normalised one would name another id, and
+			// a Go string cannot hold the exact one (CONTRACT §2).
+			return Envelope{}, &DecodeError{Code: CodeInvalidData,
+				Message: "id: not valid Unicode text (a lone or reversed \\u surrogate escape, or bytes that are not UTF-8)"}
+		}
 		if len(env.ID) > MaxIDBytes {
 			return Envelope{}, &DecodeError{Code: CodeBadMessage, Message: fmt.Sprintf("id: longer than %d bytes", MaxIDBytes)}
 		}
+	}
+	if !textOK {
+		return Envelope{}, &DecodeError{Code: CodeBadMessage, ID: env.ID, Message: "frame is not valid UTF-8"}
 	}
 	if len(raw.Type) == 0 || isNull(raw.Type) {
 		return Envelope{}, &DecodeError{Code: CodeBadMessage, ID: env.ID, Message: "type: required"}
@@ -293,6 +310,68 @@ func jsonType(t reflect.Type) string {
 	default:
 		return t.Kind().String()
 	}
+}
+
+// validText reports whether tok, a JSON string as it appears in a frame
+// (quotes and escapes included) that encoding/json accepted, stands for
+// valid Unicode text: its bytes are UTF-8 and every \u escape of a UTF-16
+// surrogate is the high half of a high-low pair or that pair's low half.
+func validText(tok []byte) bool {
+	if !utf8.Valid(tok) {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '\\' {
+			continue
+		}
+		i++ // the escaped character; a valid token has one
+		if i >= len(tok) || tok[i] != 'u' {
+			continue
+		}
+		r, ok := hex4(tok, i+1)
+		if !ok {
+			return false
+		}
+		i += 4 // on the escape's last digit
+		switch {
+		case r < 0xd800 || r > 0xdfff:
+		case r >= 0xdc00:
+			return false // a low half with no high half before it
+		default:
+			// A high half: the next escape must be a low half.
+			if i+6 >= len(tok) || tok[i+1] != '\\' || tok[i+2] != 'u' {
+				return false
+			}
+			lo, ok := hex4(tok, i+3)
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return false
+			}
+			i += 6
+		}
+	}
+	return true
+}
+
+// hex4 reads the four hex digits of a \u escape at b[at:].
+func hex4(b []byte, at int) (rune, bool) {
+	if at+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[at : at+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 func isNull(b json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(b), []byte("null")) }

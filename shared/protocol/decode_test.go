@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/internal/vectors"
@@ -86,11 +87,31 @@ func TestDecodeVectors(t *testing.T) {
 	}
 }
 
+// TestDecodeInvalidUTF8: bytes that are not UTF-8 cannot be written in
+// decode.json (JSON text and JavaScript strings are Unicode), so they are
+// tested here. In the id they are invalid_data like a lone surrogate escape
+// (CONTRACT §2: never a normalised lookalike); anywhere else the frame is
+// not UTF-8 text and gets bad_message.
 func TestDecodeInvalidUTF8(t *testing.T) {
-	_, _, err := protocol.DecodeClient([]byte("{\"type\":\"GetState\",\"id\":\"\xff\"}"))
-	var de *protocol.DecodeError
-	if !errors.As(err, &de) || de.Code != protocol.CodeBadMessage {
-		t.Errorf("invalid UTF-8 = %v, want bad_message", err)
+	tests := []struct {
+		name, frame string
+		code, id    string
+	}{
+		{"a byte that never starts UTF-8, in the id", "{\"type\":\"GetState\",\"id\":\"\xff\"}", protocol.CodeInvalidData, ""},
+		{"a truncated sequence, in the id of an action", "{\"type\":\"Research\",\"id\":\"s\xe2\x82\",\"data\":{\"topic\":\"stellar_fusion\"}}", protocol.CodeInvalidData, ""},
+		{"a surrogate encoded as UTF-8 (CESU-8), in the id", "{\"type\":\"Research\",\"id\":\"s\xed\xa0\x80\",\"data\":{\"topic\":\"stellar_fusion\"}}", protocol.CodeInvalidData, ""},
+		{"a bad byte in data", "{\"type\":\"Research\",\"id\":\"r1\",\"data\":{\"topic\":\"\xff\"}}", protocol.CodeBadMessage, "r1"},
+		{"a bad byte outside any string", "{\"type\":\"GetState\"}\xff", protocol.CodeBadMessage, ""},
+		{"a bad byte in a frame that is not JSON", "\xff\xfe", protocol.CodeBadMessage, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := protocol.DecodeClient([]byte(tt.frame))
+			var de *protocol.DecodeError
+			if !errors.As(err, &de) || de.Code != tt.code || de.ID != tt.id {
+				t.Fatalf("decode = %+v, want code %s id %q", err, tt.code, tt.id)
+			}
+		})
 	}
 }
 
@@ -209,12 +230,14 @@ func FuzzDecodeClient(f *testing.F) {
 			if !found || de.Message == "" {
 				t.Fatalf("DecodeError %+v: code not in the contract or empty message", de)
 			}
-			if len(de.ID) > protocol.MaxIDBytes {
-				t.Fatalf("DecodeError echoes an id of %d bytes", len(de.ID))
+			if len(de.ID) > protocol.MaxIDBytes || !utf8.ValidString(de.ID) {
+				t.Fatalf("DecodeError echoes an id %q of %d bytes", de.ID, len(de.ID))
 			}
 			return
 		}
-		if msg == nil || msg.Type() != env.Type || len(env.ID) > protocol.MaxIDBytes {
+		// An id that decodes is exact text: it round-trips, so no other
+		// id can decode to the same idempotency key.
+		if msg == nil || msg.Type() != env.Type || len(env.ID) > protocol.MaxIDBytes || !utf8.ValidString(env.ID) {
 			t.Fatalf("decoded %+v, %+v", env, msg)
 		}
 		if _, isAction := msg.(protocol.Action); isAction && env.ID == "" {
@@ -224,9 +247,12 @@ func FuzzDecodeClient(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encode %#v: %v", msg, err)
 		}
-		_, msg2, err := protocol.DecodeClient(again)
+		env2, msg2, err := protocol.DecodeClient(again)
 		if err != nil {
 			t.Fatalf("re-decode %s: %v", again, err)
+		}
+		if env2.ID != env.ID {
+			t.Fatalf("round trip changed the id %q to %q", env.ID, env2.ID)
 		}
 		if !reflect.DeepEqual(msg, msg2) {
 			t.Fatalf("round trip changed the message\n got %#v\nwant %#v", msg2, msg)

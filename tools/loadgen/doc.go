@@ -29,7 +29,11 @@
 // support idle, storm, fanout and onegarden, see tools/peers.
 //
 // Tokens are HS256, minted with $JWT_SECRET (auth.DevSecret when unset), or
-// fetched from POST /api/auth/dev-login with --dev-login.
+// fetched from POST /api/auth/dev-login with --dev-login. With --rich (on by
+// default for onegarden, patchsize and busy active or fanout runs) the
+// tool saves rich states, which only operators may do, so it mints operator
+// tokens ("role": "operator"); dev-login cannot, and --dev-login with
+// --rich is refused.
 //
 // --spawn starts the server itself (placeholders {addr}, {port}, {tmp}),
 // samples its CPU and RSS, can take a pprof CPU profile (--pprof-out) and

@@ -185,7 +185,7 @@ func TestScenariosEndToEnd(t *testing.T) {
 
 func TestDevLogin(t *testing.T) {
 	s := startTestServer(t)
-	ts, err := newTokenSource("", true, "ws://"+s.addr+"/api/ws", http.DefaultClient)
+	ts, err := newTokenSource("", true, false, "ws://"+s.addr+"/api/ws", http.DefaultClient)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,7 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.devices, "devices", 0, "devices per player (default 1; fanout 5)")
 	fs.IntVar(&c.bodies, "bodies", 500, "patchsize: bodies in the garden")
 	fs.IntVar(&c.payload, "payload", 300, "peers: padding bytes per published change (ours sends ~350-byte patches)")
-	fs.BoolVar(&c.rich, "rich", false, "SaveGame a state with rich resources first, and again when a garden fills up")
+	fs.BoolVar(&c.rich, "rich", false, "SaveGame a state with rich resources first, and again when a garden fills up (mints operator tokens; not with --dev-login)")
 	fs.BoolVar(&c.devLogin, "dev-login", false, "get tokens from POST /api/auth/dev-login instead of minting them with $JWT_SECRET")
 	fs.DurationVar(&c.connectTimeout, "connect-timeout", 10*time.Second, "dial → ready deadline per connection")
 	fs.IntVar(&c.dialers, "dialers", 64, "concurrent dials when --ramp is 0")
@@ -161,6 +161,9 @@ func (c *config) fill() error {
 	if c.target == "ours" && c.gardens > 0 && c.rate/float64(c.gardens)*c.duration.Seconds() > 150 &&
 		(c.scenario == "active" || c.scenario == "fanout") {
 		c.rich = true // more than ~150 asteroids per garden: beyond the start resources
+	}
+	if c.rich && c.devLogin && c.target == "ours" {
+		return errDevLoginRich
 	}
 	if c.count <= 0 || c.gardens <= 0 || c.devices <= 0 {
 		return errors.New("--count, --gardens and --devices must be positive")

@@ -106,7 +106,7 @@ func (r *runner) execute(ctx context.Context) (*Report, error) {
 	}
 	if cfg.target == "ours" {
 		var err error
-		if r.tokens, err = newTokenSource(cfg.secret, cfg.devLogin, r.url, r.httpClient); err != nil {
+		if r.tokens, err = newTokenSource(cfg.secret, cfg.devLogin, cfg.rich, r.url, r.httpClient); err != nil {
 			return nil, err
 		}
 	}

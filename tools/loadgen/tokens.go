@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -17,12 +18,18 @@ import (
 // fetched from POST /api/auth/dev-login (CONTRACT §1).
 type tokenSource struct {
 	issuer   *auth.Issuer // nil with dev-login
+	operator bool         // mint operator tokens ("role": "operator")
 	loginURL string
 	client   *http.Client
 }
 
 // newTokenSource uses secret, or dev-login on the server of wsURL.
-func newTokenSource(secret string, devLogin bool, wsURL string, client *http.Client) (*tokenSource, error) {
+// operator mints operator tokens, which a SaveGame with a state (--rich)
+// needs; dev-login cannot give those.
+func newTokenSource(secret string, devLogin, operator bool, wsURL string, client *http.Client) (*tokenSource, error) {
+	if devLogin && operator {
+		return nil, errDevLoginRich
+	}
 	if devLogin {
 		u, err := url.Parse(wsURL)
 		if err != nil {
@@ -39,12 +46,19 @@ func newTokenSource(secret string, devLogin bool, wsURL string, client *http.Cli
 	if err != nil {
 		return nil, fmt.Errorf("JWT_SECRET: %w", err)
 	}
-	return &tokenSource{issuer: iss}, nil
+	return &tokenSource{issuer: iss, operator: operator}, nil
 }
+
+// errDevLoginRich refuses --rich (set by some scenarios) with --dev-login.
+var errDevLoginRich = errors.New("--rich (on by default for onegarden, patchsize and busy active or fanout runs) saves states, " +
+	"which needs operator tokens; dev-login does not issue them: drop --dev-login so that tokens are minted with $JWT_SECRET")
 
 // token returns a token for user valid for a day.
 func (t *tokenSource) token(user string) (string, error) {
 	if t.issuer != nil {
+		if t.operator {
+			return t.issuer.IssueOperator(user, 24*time.Hour)
+		}
 		return t.issuer.Issue(user, 24*time.Hour)
 	}
 	body, _ := json.Marshal(map[string]string{"user": user})

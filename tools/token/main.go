@@ -2,6 +2,11 @@
 //
 //	JWT_SECRET=... go run ./tools/token -sub alice -ttl 1h
 //	go run ./tools/token -dev -sub alice
+//	JWT_SECRET=... go run ./tools/token -sub alice -role operator -ttl 15m
+//
+// -role operator adds the claim "role": "operator", which lets the token's
+// holder replace alice's garden with SaveGame and a state
+// (docs/operations.md); without -role the token is a player's.
 //
 // It prints the token on stdout and nothing else, so that
 // TOKEN=$(go run ./tools/token -dev -sub alice) works. The secret comes from
@@ -30,13 +35,14 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: token -sub USER [-ttl DURATION] [-dev]")
+		fmt.Fprintln(stderr, "usage: token -sub USER [-ttl DURATION] [-role operator] [-dev]")
 		fmt.Fprintln(stderr, "Prints an HS256 JWT signed with $JWT_SECRET (or the insecure dev secret with -dev).")
 		fs.PrintDefaults()
 	}
 	sub := fs.String("sub", "", "user id (the token's sub claim); required")
 	ttl := fs.Duration("ttl", time.Hour, "token lifetime, at least 1s")
 	dev := fs.Bool("dev", false, "sign with the insecure development secret instead of $JWT_SECRET")
+	role := fs.String("role", "", `"operator" for an operator's token (may SaveGame a state); empty for a player's`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -57,6 +63,16 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if *ttl < time.Second {
 		return usage(fmt.Sprintf("-ttl %v: must be at least 1s", *ttl))
 	}
+	issue := (*auth.Issuer).Issue
+	switch *role {
+	case "":
+	case auth.RoleOperator:
+		issue = (*auth.Issuer).IssueOperator
+	default:
+		// The server knows no other role; minting one would look like a
+		// grant and be none.
+		return usage(fmt.Sprintf("-role %q: want %q or nothing", *role, auth.RoleOperator))
+	}
 	secret := getenv("JWT_SECRET")
 	if *dev {
 		secret = auth.DevSecret
@@ -69,7 +85,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stderr, "token: JWT_SECRET: %v\n", err)
 		return 2
 	}
-	tok, err := iss.Issue(*sub, *ttl)
+	tok, err := issue(iss, *sub, *ttl)
 	if err != nil {
 		fmt.Fprintf(stderr, "token: %v\n", err)
 		return 2

@@ -17,16 +17,19 @@ func env(m map[string]string) func(string) string {
 
 func TestRunMintsVerifiableToken(t *testing.T) {
 	tests := []struct {
-		name   string
-		args   []string
-		env    map[string]string
-		secret string
-		ttl    time.Duration
+		name     string
+		args     []string
+		env      map[string]string
+		secret   string
+		ttl      time.Duration
+		operator bool
 	}{
-		{"JWT_SECRET", []string{"-sub", "alice", "-ttl", "1h"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, time.Hour},
-		{"default ttl", []string{"-sub", "bob"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, time.Hour},
-		{"dev", []string{"-dev", "-sub", "carol", "-ttl", "5m"}, nil, auth.DevSecret, 5 * time.Minute},
-		{"dev wins over JWT_SECRET", []string{"-dev", "-sub", "dave"}, map[string]string{"JWT_SECRET": testSecret}, auth.DevSecret, time.Hour},
+		{"JWT_SECRET", []string{"-sub", "alice", "-ttl", "1h"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, time.Hour, false},
+		{"default ttl", []string{"-sub", "bob"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, time.Hour, false},
+		{"dev", []string{"-dev", "-sub", "carol", "-ttl", "5m"}, nil, auth.DevSecret, 5 * time.Minute, false},
+		{"dev wins over JWT_SECRET", []string{"-dev", "-sub", "dave"}, map[string]string{"JWT_SECRET": testSecret}, auth.DevSecret, time.Hour, false},
+		{"operator", []string{"-sub", "erin", "-role", "operator", "-ttl", "15m"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, 15 * time.Minute, true},
+		{"empty role is a player", []string{"-role", "", "-sub", "fred"}, map[string]string{"JWT_SECRET": testSecret}, testSecret, time.Hour, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -56,6 +59,9 @@ func TestRunMintsVerifiableToken(t *testing.T) {
 			}
 			if c.UserID != wantSub {
 				t.Errorf("sub = %q, want %q", c.UserID, wantSub)
+			}
+			if c.Operator != tt.operator {
+				t.Errorf("operator = %v, want %v", c.Operator, tt.operator)
 			}
 			if got := c.ExpiresAt.Sub(c.IssuedAt); got != tt.ttl {
 				t.Errorf("exp - iat = %v, want %v", got, tt.ttl)
@@ -91,6 +97,8 @@ func TestRunErrors(t *testing.T) {
 		{"zero ttl", []string{"-sub", "alice", "-ttl", "0s"}, map[string]string{"JWT_SECRET": testSecret}, "at least 1s"},
 		{"extra argument", []string{"-sub", "alice", "extra"}, map[string]string{"JWT_SECRET": testSecret}, "unexpected arguments"},
 		{"control char in sub", []string{"-sub", "a\nb"}, map[string]string{"JWT_SECRET": testSecret}, "control character"},
+		{"unknown role", []string{"-sub", "alice", "-role", "admin"}, map[string]string{"JWT_SECRET": testSecret}, "-role"},
+		{"role in another case", []string{"-sub", "alice", "-role", "Operator"}, map[string]string{"JWT_SECRET": testSecret}, "-role"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

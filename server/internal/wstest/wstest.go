@@ -112,6 +112,18 @@ func (s *Server) Token(user string, ttl time.Duration) string {
 	return tok
 }
 
+// OperatorToken mints a token for user valid for ttl that carries the
+// operator claim ("role": "operator"), which a SaveGame with a state
+// needs.
+func (s *Server) OperatorToken(user string, ttl time.Duration) string {
+	s.T.Helper()
+	tok, err := s.issuer.IssueOperator(user, ttl)
+	if err != nil {
+		s.T.Fatal(err)
+	}
+	return tok
+}
+
 // WSURL returns the ws:// URL of /api/ws with query appended.
 func (s *Server) WSURL(query string) string {
 	u := "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/api/ws"
@@ -138,6 +150,17 @@ type Client struct {
 func (s *Server) Dial(user, extra string) *Client {
 	s.T.Helper()
 	q := "token=" + s.Token(user, time.Hour)
+	if extra != "" {
+		q += "&" + extra
+	}
+	return s.DialWith(q, nil)
+}
+
+// DialOperator is Dial with an operator's token, for tests that set a
+// garden with SaveGame and a state.
+func (s *Server) DialOperator(user, extra string) *Client {
+	s.T.Helper()
+	q := "token=" + s.OperatorToken(user, time.Hour)
 	if extra != "" {
 		q += "&" + extra
 	}
