@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net/url"
@@ -270,6 +272,9 @@ func Open(ctx context.Context, cfg Config) (*SQLite, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("store: open %s: create directory: %w", cfg.Path, err)
 	}
+	if err := checkFile(cfg.Path); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
+	}
 	s := &SQLite{
 		cfg:    cfg,
 		log:    cfg.Logger,
@@ -367,6 +372,46 @@ func (s *SQLite) open(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// sqliteHeader starts every SQLite database file (the "magic header
+// string" of the file format).
+const sqliteHeader = "SQLite format 3\x00"
+
+// ErrNotDatabase is wrapped by the error Open returns when the file at
+// Config.Path exists but is not an SQLite database.
+var ErrNotDatabase = errors.New("not an SQLite database")
+
+// checkFile refuses an existing file at path that does not start with the
+// SQLite header, whatever its size. SQLite itself treats an empty file as
+// a new database and may rewrite a short one, and the file may be an
+// operator's mistake (a wrong DB_PATH) that must not be overwritten. A
+// missing file is fine: Open creates it.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("check file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: not a regular file (%s); refusing to use it", ErrNotDatabase, fi.Mode().Type())
+	}
+	head := make([]byte, len(sqliteHeader))
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("check file: %w", err)
+	}
+	if string(head[:n]) != sqliteHeader {
+		return fmt.Errorf("%w: the existing file (%d bytes) lacks the SQLite header; refusing to overwrite it: move it away or fix DB_PATH", ErrNotDatabase, fi.Size())
+	}
+	return nil
 }
 
 // oneConn makes db a single connection that never expires.

@@ -263,7 +263,7 @@ func TestOpenErrors(t *testing.T) {
 		path    string
 		wantErr string
 	}{
-		{"not a database", notDB, "not a database"},
+		{"not a database", notDB, "not an SQLite database"},
 		{"directory cannot be created", filepath.Join(blocker, "sub", "x.db"), "create directory"},
 		{"schema from the future", newer, "schema version 99 is newer"},
 	}
@@ -1070,4 +1070,90 @@ func BenchmarkCommitParallel(b *testing.B) {
 	if n := txs.Load(); n > 0 {
 		b.ReportMetric(float64(commits.Load())/float64(n), "commits/tx")
 	}
+}
+
+// TestOpenRefusesNonDatabase: an existing file at Path that is not an
+// SQLite database, whatever its size, is refused with an error naming the
+// path and left byte for byte as it was; a missing file is created and a
+// valid database opens.
+func TestOpenRefusesNonDatabase(t *testing.T) {
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.db")
+	s := openTest(t, Config{Path: valid})
+	mustCommit(t, s, gardenCommit("alice", 1, `{"a":1}`))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		content []byte // nil: no file
+		refuse  bool
+	}{
+		{"missing file is created", nil, false},
+		{"empty file", []byte{}, true},
+		{"one byte", []byte{'x'}, true},
+		{"header prefix only", []byte("SQLite format"), true},
+		{"text file", []byte("operator notes: do not delete\n" + strings.Repeat("line\n", 2000)), true},
+		{"header without NUL", []byte("SQLite format 3!" + strings.Repeat("\x00", 4096)), true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("case%d", i), "cosmic.db")
+			if tt.content != nil {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, tt.content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Open(context.Background(), Config{Path: path})
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(path); err != nil {
+					t.Fatalf("database not created: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want refusal")
+			}
+			if !errors.Is(err, ErrNotDatabase) || !strings.Contains(err.Error(), path) {
+				t.Errorf("Open error %q: want ErrNotDatabase naming %s", err, path)
+			}
+			got, rerr := os.ReadFile(path)
+			if rerr != nil || !bytes.Equal(got, tt.content) {
+				t.Errorf("file changed after refusal: %d bytes (%v), want the original %d", len(got), rerr, len(tt.content))
+			}
+			for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+				if _, err := os.Stat(path + suffix); err == nil {
+					t.Errorf("refusal left %s behind", path+suffix)
+				}
+			}
+		})
+	}
+	t.Run("directory", func(t *testing.T) {
+		path := filepath.Join(dir, "a-directory")
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(context.Background(), Config{Path: path}); !errors.Is(err, ErrNotDatabase) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("Open(directory) = %v, want ErrNotDatabase", err)
+		}
+	})
+	t.Run("valid database", func(t *testing.T) {
+		s := openTest(t, Config{Path: valid})
+		if g := loadGarden(t, s, "alice"); string(g.State) != `{"a":1}` {
+			t.Errorf("garden = %s", g.State)
+		}
+	})
 }
