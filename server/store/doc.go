@@ -25,7 +25,7 @@
 // Garden writes are upserts that never let an older version overwrite a
 // newer one. An action id is recorded once: a later record with the same
 // (user id, action id) is ignored, so the first result stays. Records are
-// pruned in the writer, per user beyond Config.MaxActionsPerUser and older
-// than Config.MaxActionAge. The store assumes it is the only writer of its
-// file: it caches per-user record counts to prune without scanning.
+// kept by age only, Config.MaxActionAge (default 30 days, contract §2),
+// never by count: the writer deletes the expired records of the users it
+// writes for, and sweeps those of all users every minute and at Open.
 package store

@@ -24,8 +24,7 @@ import (
 const (
 	DefaultSynchronous        = "NORMAL"
 	DefaultMaxBatch           = 256
-	DefaultMaxActionsPerUser  = 1000
-	DefaultMaxActionAge       = 7 * 24 * time.Hour
+	DefaultMaxActionAge       = 30 * 24 * time.Hour
 	DefaultCheckpointInterval = 100 * time.Millisecond
 )
 
@@ -81,11 +80,12 @@ type Config struct {
 	Synchronous string
 	// MaxBatch is the most commits written in one transaction. Default 256.
 	MaxBatch int
-	// MaxActionsPerUser is how many dedup records are kept per user; the
-	// oldest are pruned. Default 1000.
-	MaxActionsPerUser int
-	// MaxActionAge is how long dedup records are kept; older ones are
-	// pruned. Default 7 days.
+	// MaxActionAge is how long dedup records are kept, measured from
+	// ActionRecord.At; older ones are deleted. Default 30 days: contract
+	// §2 answers a replayed id with its original result for at least 30
+	// days, and clients do not replay older actions. Records are bounded
+	// by age only, never by count, so that a busy player's old id is not
+	// forgotten early (issue 11 item 3).
 	MaxActionAge time.Duration
 	// Clock supplies the time stamped on records whose At/UpdatedAt is zero
 	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
@@ -123,7 +123,6 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	errs := []error{
 		orDefault("MaxBatch", &cfg.MaxBatch, DefaultMaxBatch),
-		orDefault("MaxActionsPerUser", &cfg.MaxActionsPerUser, DefaultMaxActionsPerUser),
 		orDefault("MaxActionAge", &cfg.MaxActionAge, DefaultMaxActionAge),
 		orDefault("CheckpointInterval", &cfg.CheckpointInterval, DefaultCheckpointInterval),
 	}
@@ -364,7 +363,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	// Records that expired while the server was down; the writer goroutine
 	// then sweeps every sweepInterval.
 	for {
-		n, err := s.sweep(ctx, s.b)
+		n, err := s.sweep(ctx)
 		if err != nil {
 			return err
 		}
@@ -508,9 +507,10 @@ func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bo
 	return Garden{UserID: userID, Version: uint64(version), State: state, UpdatedAt: fromNanos(updated)}, true, nil
 }
 
-// LoadActions returns userID's dedup records, oldest first (newest last),
-// to warm an in-memory dedup cache. At most about MaxActionsPerUser records
-// are kept per user.
+// LoadActions returns all of userID's dedup records, oldest first (newest
+// last): up to MaxActionAge of that user's actions, which for an active
+// player is tens of thousands. For tests and tools; the garden looks ids
+// up one at a time with LookupAction.
 func (s *SQLite) LoadActions(ctx context.Context, userID string) ([]ActionRecord, error) {
 	if s.closing.Load() {
 		return nil, ErrClosed

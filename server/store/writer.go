@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -41,27 +40,15 @@ func (r *request) answer(err error) {
 // uses it before starting the writer; afterwards only the writer does.
 type batcher struct {
 	batch  []*request
-	latest map[string]*Garden // per user, the newest garden of the batch
-	added  map[string]int     // per user, records inserted by this transaction
-	after  map[string]int     // per user, record count once this transaction commits
-	// counts caches each user's committed record count, so that pruning
-	// by count deletes the oldest records without scanning the user's
-	// others. Absent means unknown (counted on next use). It is exact
-	// because this writer is the only one; it is dropped when it grows
-	// past maxCountedUsers or when an error leaves it in doubt.
-	counts map[string]int
+	latest map[string]*Garden  // per user, the newest garden of the batch
+	added  map[string]struct{} // users that got records in this transaction
 }
-
-// maxCountedUsers bounds batcher.counts (about 100 bytes per user).
-const maxCountedUsers = 100_000
 
 func newBatcher(maxBatch int) *batcher {
 	return &batcher{
 		batch:  make([]*request, 0, maxBatch),
 		latest: make(map[string]*Garden),
-		added:  make(map[string]int),
-		after:  make(map[string]int),
-		counts: make(map[string]int),
+		added:  make(map[string]struct{}),
 	}
 }
 
@@ -79,7 +66,7 @@ func (s *SQLite) run() {
 			s.flush(b, r)
 			s.restartWAL()
 		case <-t.C:
-			n, err := s.sweep(context.Background(), b)
+			n, err := s.sweep(context.Background())
 			switch {
 			case err != nil:
 				s.log.Warn("store: sweep failed", "error", err)
@@ -138,7 +125,6 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 		// A panic must not leave callers waiting forever.
 		if p := recover(); p != nil {
 			s.log.Error("store: writer panic", "panic", p)
-			clear(b.counts) // may be out of step with the database
 			for _, r := range batch {
 				r.answer(fmt.Errorf("store: commit: internal error: %v", p))
 			}
@@ -179,10 +165,10 @@ func (s *SQLite) observe(n int, d time.Duration) {
 
 // writeTx writes batch in one transaction: per user only the newest garden
 // (the others are superseded within the same transaction), every action
-// record, then pruning of the users that got new records. The work is
-// bounded by the batch: at most one upsert per garden, one insert per
-// record and two deletes per touched user, each deleting at most what that
-// user accumulated beyond the limits.
+// record, then the expired records of the users that got new ones. The
+// work is bounded by the batch: at most one upsert per garden, one insert
+// per record and one delete per touched user, which finds nothing to
+// delete in one index seek unless records expired.
 func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	ctx := context.Background()
 	now := s.cfg.Clock()
@@ -221,7 +207,6 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	}
 
 	clear(b.added)
-	clear(b.after)
 	var insert *sql.Stmt
 	for _, r := range batch {
 		for i := range r.c.Actions {
@@ -229,106 +214,44 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 			if insert == nil {
 				insert = tx.StmtContext(ctx, s.ws.insertAction)
 			}
-			res, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS))
-			if err != nil {
+			if _, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS)); err != nil {
 				return fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
 			}
-			if n, err := res.RowsAffected(); err == nil && n > 0 {
-				b.added[a.UserID]++
-			}
+			b.added[a.UserID] = struct{}{}
 		}
 	}
 	if len(b.added) > 0 {
-		if err := s.prune(ctx, tx, b, toNanos(now.Add(-s.cfg.MaxActionAge))); err != nil {
-			return err
+		cutoff := toNanos(now.Add(-s.cfg.MaxActionAge))
+		prune := tx.StmtContext(ctx, s.ws.pruneAge)
+		for u := range b.added {
+			if _, err := prune.ExecContext(ctx, u, cutoff); err != nil {
+				return fmt.Errorf("prune expired actions of %s: %w", u, err)
+			}
 		}
+		clear(b.added)
 	}
 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	if len(b.counts)+len(b.after) > maxCountedUsers {
-		clear(b.counts)
-	}
-	for u, n := range b.after {
-		b.counts[u] = n
-	}
-	return nil
-}
-
-// prune deletes, for each user that got new records in tx, the records
-// older than cutoff and then the oldest beyond MaxActionsPerUser, and
-// records each user's resulting count in b.after. Thanks to b.counts this
-// reads only the deleted index entries, not the kept ones, except for the
-// first batch that touches a user.
-func (s *SQLite) prune(ctx context.Context, tx *sql.Tx, b *batcher, cutoff int64) error {
-	pruneAge := tx.StmtContext(ctx, s.ws.pruneAge)
-	var count, pruneOldest *sql.Stmt
-	for u, added := range b.added {
-		n, ok := b.counts[u]
-		if ok {
-			n += added
-		} else {
-			if count == nil {
-				count = tx.StmtContext(ctx, s.ws.countActions)
-			}
-			// Inside tx: includes this batch's records.
-			if err := count.QueryRowContext(ctx, u).Scan(&n); err != nil {
-				return fmt.Errorf("count actions of %s: %w", u, err)
-			}
-		}
-		res, err := pruneAge.ExecContext(ctx, u, cutoff)
-		if err != nil {
-			return fmt.Errorf("prune actions of %s by age: %w", u, err)
-		}
-		if d, err := res.RowsAffected(); err == nil {
-			n -= int(d)
-		}
-		if excess := n - s.cfg.MaxActionsPerUser; excess > 0 {
-			if pruneOldest == nil {
-				pruneOldest = tx.StmtContext(ctx, s.ws.pruneOldest)
-			}
-			res, err := pruneOldest.ExecContext(ctx, u, excess)
-			if err != nil {
-				return fmt.Errorf("prune actions of %s by count: %w", u, err)
-			}
-			if d, err := res.RowsAffected(); err == nil {
-				n -= int(d)
-			}
-		}
-		b.after[u] = n
-	}
 	return nil
 }
 
 // sweep deletes up to sweepLimit action records of any user older than
 // MaxActionAge: those of users who stopped playing, whom per-batch pruning
 // never visits. Open calls it, then the writer goroutine every
-// sweepInterval; b is that caller's.
-func (s *SQLite) sweep(ctx context.Context, b *batcher) (n int, err error) {
+// sweepInterval.
+func (s *SQLite) sweep(ctx context.Context) (n int64, err error) {
 	cutoff := toNanos(s.cfg.Clock().Add(-s.cfg.MaxActionAge))
-	defer func() {
-		if err != nil {
-			clear(b.counts) // some deletions may be uncounted
-			err = fmt.Errorf("sweep expired actions: %w", err)
-		}
-	}()
-	rows, err := s.ws.sweep.QueryContext(ctx, cutoff, sweepLimit)
+	res, err := s.ws.sweep.ExecContext(ctx, cutoff, sweepLimit)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("sweep expired actions: %w", err)
 	}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return n, errors.Join(err, rows.Close())
-		}
-		n++
-		if c, ok := b.counts[u]; ok {
-			b.counts[u] = c - 1
-		}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, fmt.Errorf("sweep expired actions: %w", err)
 	}
-	return n, errors.Join(rows.Err(), rows.Close())
+	return n, nil
 }
 
 // nanosOr returns t in Unix nanoseconds, or def if t is zero.
