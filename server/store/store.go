@@ -26,6 +26,7 @@ const (
 	DefaultMaxBatch           = 256
 	DefaultMaxActionAge       = 30 * 24 * time.Hour
 	DefaultCheckpointInterval = 100 * time.Millisecond
+	DefaultBusyTimeout        = 5 * time.Second
 )
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
@@ -33,10 +34,11 @@ const (
 const MaxActionIDLen = 64
 
 const (
-	// busyTimeoutMS is how long a connection waits for a lock held by
-	// another connection (a reader during a checkpoint, another process)
-	// before failing with SQLITE_BUSY.
-	busyTimeoutMS = 5000
+	// probeInterval is how often the writer tries a probe transaction
+	// while the last one failed, so that Healthy recovers without waiting
+	// for a player's action (a load balancer sends none to an unready
+	// node).
+	probeInterval = time.Second
 	// queueFactor sizes the commit queue: MaxBatch*queueFactor requests
 	// may wait for the writer before Commit blocks on enqueueing.
 	queueFactor = 4
@@ -90,6 +92,10 @@ type Config struct {
 	// Clock supplies the time stamped on records whose At/UpdatedAt is zero
 	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
 	Clock func() time.Time
+	// BusyTimeout is how long a connection waits for a lock held by
+	// another connection (a reader during a checkpoint, another process)
+	// before failing with SQLITE_BUSY. Default 5s; at least 1ms.
+	BusyTimeout time.Duration
 	// CheckpointInterval is how often the checkpointer copies the WAL into
 	// the database file. Default 100ms: the WAL grows by what is written
 	// in between (about 5 MB at 2 000 commits/s).
@@ -125,9 +131,13 @@ func (cfg Config) withDefaults() (Config, error) {
 		orDefault("MaxBatch", &cfg.MaxBatch, DefaultMaxBatch),
 		orDefault("MaxActionAge", &cfg.MaxActionAge, DefaultMaxActionAge),
 		orDefault("CheckpointInterval", &cfg.CheckpointInterval, DefaultCheckpointInterval),
+		orDefault("BusyTimeout", &cfg.BusyTimeout, DefaultBusyTimeout),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
+	}
+	if cfg.BusyTimeout < time.Millisecond {
+		return cfg, fmt.Errorf("store: config: BusyTimeout %v is under 1ms", cfg.BusyTimeout)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -252,6 +262,10 @@ type SQLite struct {
 	ckDone  chan struct{} // closed by the checkpointer goroutine when it exits
 	restart atomic.Bool   // the checkpointer asks the writer to start the WAL over
 
+	// failure is the error of the writer's most recent transaction (a
+	// batch of commits or a probe), nil when it committed; see Healthy.
+	failure atomic.Pointer[error]
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -301,7 +315,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	// need busy_timeout, and query_only guards them against writes.
 	w, err := sql.Open("sqlite", dsn(s.cfg.Path,
 		"_txlock=immediate",
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("journal_mode", "WAL"),
 		pragma("synchronous", s.cfg.Synchronous),
 		pragma("wal_autocheckpoint", 0), // the checkpointer's job
@@ -327,7 +341,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	}
 
 	ck, err := sql.Open("sqlite", dsn(s.cfg.Path,
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("synchronous", s.cfg.Synchronous),
 		pragma("journal_size_limit", walSizeLimit),
 	))
@@ -341,7 +355,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	}
 
 	r, err := sql.Open("sqlite", dsn(s.cfg.Path,
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("query_only", 1),
 	))
 	if err != nil {
@@ -553,6 +567,37 @@ func (s *SQLite) LookupAction(ctx context.Context, userID, actionID string) (Act
 	}
 	a.At = fromNanos(at)
 	return a, true, nil
+}
+
+// Healthy returns nil while the store can commit: when the writer's most
+// recent transaction committed. After a failure (disk full, I/O error,
+// the write lock held by another process beyond BusyTimeout) it returns
+// that failure until a transaction commits again: the next batch of
+// commits, or the probe transaction the writer tries every second while
+// unhealthy, so that health comes back by itself (for /readyz, contract
+// §7: not ready while it cannot commit). It does no I/O.
+func (s *SQLite) Healthy() error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// setHealth records the outcome of the writer's latest transaction.
+func (s *SQLite) setHealth(err error) {
+	if err == nil {
+		if s.failure.Swap(nil) != nil {
+			s.log.Info("store: commits succeed again")
+		}
+		return
+	}
+	err = fmt.Errorf("store: cannot commit: %w", err)
+	if s.failure.Swap(&err) == nil {
+		s.log.Error("store: commits fail; not ready until one succeeds", "error", err)
+	}
 }
 
 // Ping reports whether the database file can be read (for /readyz,

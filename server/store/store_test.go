@@ -212,6 +212,7 @@ func TestOpenConfig(t *testing.T) {
 		{"negative batch", Config{Path: filepath.Join(dir, "b.db"), MaxBatch: -1}, "MaxBatch"},
 		{"negative age", Config{Path: filepath.Join(dir, "d.db"), MaxActionAge: -time.Second}, "MaxActionAge"},
 		{"negative checkpoint interval", Config{Path: filepath.Join(dir, "g.db"), CheckpointInterval: -time.Second}, "CheckpointInterval"},
+		{"busy timeout under 1ms", Config{Path: filepath.Join(dir, "h.db"), BusyTimeout: time.Microsecond}, "BusyTimeout"},
 		{"full lower case", Config{Path: filepath.Join(dir, "e.db"), Synchronous: "full"}, ""},
 		{"defaults", Config{Path: filepath.Join(dir, "nested", "dirs", "f.db")}, ""},
 	}
