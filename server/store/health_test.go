@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +82,37 @@ func TestHealthyFollowsCommits(t *testing.T) {
 	mustCommit(t, s, Commit{Actions: []ActionRecord{action("u", "a2", `2`)}})
 	if err := s.Healthy(); err != nil {
 		t.Fatalf("Healthy after a commit: %v", err)
+	}
+}
+
+// TestBatchFailsFastWhenTheDatabaseFails: a batch that fails for a reason
+// of the whole database (here the write lock held elsewhere) fails all its
+// commits at once, instead of retrying each alone for one more
+// BusyTimeout each, and none of them is written.
+func TestBatchFailsFastWhenTheDatabaseFails(t *testing.T) {
+	const n, busy = 20, 200 * time.Millisecond
+	s, log, enq := heldStore(t, Config{BusyTimeout: busy})
+	errs := make([]<-chan error, n)
+	for i := range n {
+		errs[i] = commitAsync(context.Background(), s, Commit{Actions: []ActionRecord{action("u", fmt.Sprint("a", i), `1`)}})
+	}
+	for range n {
+		waitFor(t, enq, "commits to be queued")
+	}
+	release := lockFile(t, s.cfg.Path)
+	start := time.Now()
+	log.release()
+	for i, ch := range errs {
+		if err := <-ch; err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			t.Errorf("commit %d: %v, want SQLITE_BUSY", i, err)
+		}
+	}
+	// One by one they would take (n+1) x busy = 4.2 s.
+	if d := time.Since(start); d > 5*busy {
+		t.Errorf("%d commits failed after %v, want about one busy timeout (%v)", n, d, busy)
+	}
+	release()
+	if ids := actionIDs(t, s, "u"); len(ids) != 0 {
+		t.Errorf("failed commits left records %v", ids)
 	}
 }

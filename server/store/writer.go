@@ -3,9 +3,13 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Request states. A request moves from queued to taken (by the writer) or
@@ -124,9 +128,10 @@ collect:
 //
 // Failure handling: Commit validates requests before queueing them, so a
 // statement should fail only for a database-wide reason (I/O error, disk
-// full). If the batch transaction fails anyway, it is rolled back and every
-// request is retried alone, in order, in its own transaction, so one bad
-// commit fails only its own caller.
+// full, the write lock held by another process). Such a failure fails the
+// whole batch at once. Any other failure of the batch transaction rolls it
+// back and retries every request alone, in order, in its own transaction,
+// so one bad commit fails only its own caller.
 func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 	defer func() {
 		// A panic must not leave callers waiting forever.
@@ -151,6 +156,15 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 	}
 	if len(batch) == 1 {
 		batch[0].answer(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	if databaseWide(err) {
+		// Each commit alone would fail the same way, after one more
+		// BusyTimeout each: with the lock held elsewhere the last of 256
+		// callers would hear after 21 minutes.
+		for _, r := range batch {
+			r.answer(fmt.Errorf("store: commit: %w", err))
+		}
 		return
 	}
 	s.log.Warn("store: batch failed, retrying commits one by one", "batch_size", len(batch), "error", err)
@@ -246,6 +260,23 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	}
 	committed = true
 	return nil
+}
+
+// databaseWide reports whether err is a failure of the database rather than
+// of one commit's data: the write lock held elsewhere, a full disk, an I/O
+// error, a read-only, corrupt or vanished file.
+func databaseWide(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+		sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
 }
 
 // probeTx writes a garden row for the empty user id, which no Commit can
