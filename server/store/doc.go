@@ -27,5 +27,6 @@
 // (user id, action id) is ignored, so the first result stays. Records are
 // kept by age only, Config.MaxActionAge (default 30 days, contract §2),
 // never by count: the writer deletes the expired records of the users it
-// writes for, and sweeps those of all users every minute and at Open.
+// writes for, and sweeps those of all users at Open and every minute (every
+// second while a sweep finds more than it may delete at once).
 package store

@@ -57,6 +57,9 @@ const (
 	// meanwhile). 2000 a minute is about 2.9 million a day.
 	sweepInterval = time.Minute
 	sweepLimit    = 2000
+	// sweepBacklogInterval is the sweep interval while sweeps find more
+	// than sweepLimit expired records: up to 2000 a second.
+	sweepBacklogInterval = time.Second
 )
 
 var (

@@ -84,6 +84,14 @@ func (s *SQLite) run() {
 			case n > 0:
 				s.log.Debug("store: swept expired actions", "deleted", n)
 			}
+			// A full sweep leaves more behind: come back in a second
+			// rather than a minute, so that records expiring faster than
+			// sweepLimit a minute do not pile up.
+			if n >= sweepLimit {
+				t.Reset(sweepBacklogInterval)
+			} else {
+				t.Reset(sweepInterval)
+			}
 		case <-s.quit:
 			// Close holds no more senders (see SQLite.mu), so reqs only
 			// shrinks from here on.
