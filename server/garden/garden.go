@@ -306,10 +306,11 @@ type Result struct {
 // Do applies action act with idempotency key actionID. A replayed id gets
 // the original result and changes nothing: it is found in the garden's
 // cache of recent results or, failing that, in the store, which keeps
-// every record for at least 30 days (contract §2). The returned Result is durable:
-// a change is committed before Do returns and before subscribers hear of
-// it; origin is notified first (its own change goes ahead). An error means
-// the action was not applied and may be retried with the same id.
+// every record for at least 30 days (contract §2). The returned Result is
+// durable: a change is committed before Do returns and before subscribers
+// hear of it; origin is notified first (its own change goes ahead). An
+// error means the action was not applied and may be retried with the same
+// id.
 func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, origin Subscriber) (Result, error) {
 	start := g.cfg.Clock()
 	g.actMu.Lock()
