@@ -75,7 +75,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return a.gardens.Loaded()
 	}})
 	if a.store, err = store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync,
-		Observe: a.metrics.CommitDone, ObserveCheckpoint: a.metrics.CheckpointDone}); err != nil {
+		BusyTimeout: cfg.DBBusyTimeout, Observe: a.metrics.CommitDone, ObserveCheckpoint: a.metrics.CheckpointDone}); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {
@@ -148,9 +148,18 @@ func (a *App) routes() http.Handler {
 	return r
 }
 
+// readyz is ready when the node can keep players' actions (contract §7):
+// the store answers and its latest write transaction committed. While
+// commits fail it answers 503, so that a load balancer sends players
+// elsewhere; the store's own probe brings it back without traffic. The
+// store logs the failure and the recovery once each, not per probe.
 func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	if !a.ready.Load() {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
+		return
+	}
+	if err := a.store.Healthy(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store cannot commit"})
 		return
 	}
 	if err := a.store.Ping(r.Context()); err != nil {

@@ -17,6 +17,7 @@ type Config struct {
 	JWTPublicKeyFile  string        // JWT_PUBLIC_KEY_FILE, optional PEM enabling RS256/ES256
 	DBPath            string        // DB_PATH, default "data/cosmic.db"
 	DBSync            string        // DB_SYNC, NORMAL (default) or FULL
+	DBBusyTimeout     time.Duration // DB_BUSY_TIMEOUT, wait for a lock held by another connection; 0 means the store's default, 5s
 	DevMode           bool          // DEV_MODE=1
 	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated host patterns
 	HeartbeatInterval time.Duration // HEARTBEAT_INTERVAL, default 30s
@@ -68,6 +69,7 @@ func Load(args []string, env func(string) (string, bool), stderr io.Writer) (Con
 	parse("ALLOWED_ORIGINS", listVar(&c.AllowedOrigins))
 	parse("HEARTBEAT_INTERVAL", durationVar(&c.HeartbeatInterval))
 	parse("SESSION_RETENTION", durationVar(&c.SessionRetention))
+	parse("DB_BUSY_TIMEOUT", durationVar(&c.DBBusyTimeout))
 	parse("DEV_TOKEN_TTL", durationVar(&c.DevTokenTTL))
 	parse("MAX_UPDATES_PER_SECOND", floatVar(&c.MaxUpdatesPerSec))
 	parse("RATE_PER_SECOND", floatVar(&c.RatePerSecond))

@@ -20,7 +20,10 @@ import (
 // Store is what the garden manager needs of the durable store.
 type Store interface {
 	LoadGarden(ctx context.Context, userID string) (store.Garden, bool, error)
-	LoadActions(ctx context.Context, userID string) ([]store.ActionRecord, error)
+	// LookupAction returns the record of an action id; ok is false if the
+	// id was never recorded (or its record expired, contract §2: after at
+	// least 30 days).
+	LookupAction(ctx context.Context, userID, actionID string) (a store.ActionRecord, ok bool, err error)
 	Commit(ctx context.Context, c store.Commit) error
 }
 
@@ -52,7 +55,9 @@ type Config struct {
 	// DiffCache is how many encoded patches each garden keeps, default 64.
 	DiffCache int
 	// MaxDedup is how many recent action results each garden keeps in
-	// memory, default 1000 (the store keeps as many).
+	// memory, default 1000, so that a retry of a recent action is answered
+	// without reading the store. Older ids are looked up in the store,
+	// which keeps every record for 30 days.
 	MaxDedup int
 	Observer Observer
 }
@@ -161,7 +166,10 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		userID: userID,
 		cfg:    &m.cfg,
 		// diffs and dedup start empty: most gardens held by idle
-		// connections never need them.
+		// connections never need them. Dedup records are not preloaded:
+		// every new action id misses the cache and is looked up in the
+		// store anyway, so a preload would only speed up rare replays, at
+		// the cost of reading up to 30 days of records per load.
 		diffs: map[diffKey]cachedDiff{},
 		dedup: map[string][]byte{},
 	}
@@ -177,13 +185,6 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		}
 		if snap, err = newSnapshot(stored.Version, s); err != nil {
 			return nil, fmt.Errorf("load garden %s: %w", userID, err)
-		}
-		actions, err := m.cfg.Store.LoadActions(ctx, userID)
-		if err != nil {
-			return nil, fmt.Errorf("load garden %s actions: %w", userID, err)
-		}
-		for _, a := range actions {
-			g.remember(a.ActionID, a.Result)
 		}
 	} else {
 		// A new garden is stored with its first change, not now: a visit
@@ -303,10 +304,13 @@ type Result struct {
 }
 
 // Do applies action act with idempotency key actionID. A replayed id gets
-// the original result and changes nothing. The returned Result is durable:
-// a change is committed before Do returns and before subscribers hear of
-// it; origin is notified first (its own change goes ahead). An error means
-// the action was not applied and may be retried with the same id.
+// the original result and changes nothing: it is found in the garden's
+// cache of recent results or, failing that, in the store, which keeps
+// every record for at least 30 days (contract §2). The returned Result is
+// durable: a change is committed before Do returns and before subscribers
+// hear of it; origin is notified first (its own change goes ahead). An
+// error means the action was not applied and may be retried with the same
+// id.
 func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, origin Subscriber) (Result, error) {
 	start := g.cfg.Clock()
 	g.actMu.Lock()
@@ -316,6 +320,21 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	prev, seen := g.dedup[actionID]
 	cur := g.cur
 	g.mu.Unlock()
+	if !seen {
+		// Under actMu: every record of this garden is committed under it,
+		// so the store cannot gain this id between the lookup and the
+		// commit below.
+		rec, ok, err := g.cfg.Store.LookupAction(ctx, g.userID, actionID)
+		if err != nil {
+			return Result{}, fmt.Errorf("look up action %s of garden %s: %w", actionID, g.userID, err)
+		}
+		if ok {
+			prev, seen = rec.Result, true
+			g.mu.Lock()
+			g.remember(actionID, prev)
+			g.mu.Unlock()
+		}
+	}
 	if seen {
 		g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
 		return Result{Data: prev, Replayed: true}, nil

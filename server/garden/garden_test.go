@@ -11,6 +11,7 @@ import (
 
 	"github.com/cosmic-gardener/realtime/server/garden"
 	"github.com/cosmic-gardener/realtime/server/internal/memstore"
+	"github.com/cosmic-gardener/realtime/server/store"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/patch"
 	"github.com/cosmic-gardener/realtime/shared/protocol"
@@ -219,5 +220,64 @@ func TestUpdate(t *testing.T) {
 				t.Fatal("the patch was computed twice")
 			}
 		})
+	}
+}
+
+// lookupFailing is a memstore whose LookupAction fails while fail is set.
+type lookupFailing struct {
+	*memstore.Store
+	fail error
+}
+
+func (s *lookupFailing) LookupAction(ctx context.Context, userID, actionID string) (store.ActionRecord, bool, error) {
+	if s.fail != nil {
+		return store.ActionRecord{}, false, s.fail
+	}
+	return s.Store.LookupAction(ctx, userID, actionID)
+}
+
+// TestDoLooksUpEvictedIDs: an id whose result left the in-memory cache is
+// answered from the store with its original bytes, not applied again
+// (contract §2); when the lookup fails, Do fails and applies nothing, so
+// the client may retry the same id.
+func TestDoLooksUpEvictedIDs(t *testing.T) {
+	st := &lookupFailing{Store: memstore.New()}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, MaxDedup: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := m.Acquire(context.Background(), "eve")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Release(g)
+	ctx := context.Background()
+	first, err := g.Do(ctx, "r1", protocol.Research{Topic: "stellar_fusion"}, nil)
+	if err != nil || !result(t, first).Success {
+		t.Fatalf("research: %s %v", first.Data, err)
+	}
+	for i := range 3 { // evict r1 from a cache of 2
+		if _, err := g.Do(ctx, fmt.Sprintf("s%d", i), protocol.SaveGame{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := g.Current().Version
+
+	st.fail = errors.New("read failed")
+	if _, err := g.Do(ctx, "r2", protocol.Research{Topic: "stellar_fusion"}, nil); err == nil {
+		t.Fatal("Do succeeded although the lookup failed")
+	}
+	if g.Current().Version != v {
+		t.Fatalf("a failed lookup applied the action: version %d, want %d", g.Current().Version, v)
+	}
+	st.fail = nil
+
+	again, err := g.Do(ctx, "r1", protocol.Research{Topic: "stellar_fusion"}, nil)
+	if err != nil || !again.Replayed || string(again.Data) != string(first.Data) {
+		t.Fatalf("replay of an evicted id: %s replayed %v, %v; original %s", again.Data, again.Replayed, err, first.Data)
+	}
+	if g.Current().Version != v || g.Current().State.Research["stellar_fusion"] != 1 {
+		t.Fatalf("replay applied the research again: version %d, research %v", g.Current().Version, g.Current().State.Research)
 	}
 }

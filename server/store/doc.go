@@ -17,15 +17,23 @@
 // frames are written to the operating system before COMMIT returns; "FULL"
 // also fsyncs the WAL on every commit, so it survives power loss.
 //
-// If a batch's transaction fails, it is rolled back and each of its commits
-// is retried alone, so a failure reaches only the commits it concerns
-// (Commit validates its argument first, so in practice only I/O errors
-// remain).
+// If a batch's transaction fails, it is rolled back. A failure of the
+// database itself (locked beyond Config.BusyTimeout, full, I/O error) fails
+// every commit of the batch at once; any other is retried commit by commit,
+// so that it reaches only the commits it concerns (Commit validates its
+// argument first, so in practice only database failures remain).
+// [SQLite.Healthy] reports whether the latest transaction committed; while
+// it did not, the writer tries a probe transaction every second, so health
+// comes back without traffic (/readyz, contract §7).
+//
+// Open refuses an existing file that is not an SQLite database, whatever
+// its size, and never writes to it ([ErrNotDatabase]).
 //
 // Garden writes are upserts that never let an older version overwrite a
 // newer one. An action id is recorded once: a later record with the same
 // (user id, action id) is ignored, so the first result stays. Records are
-// pruned in the writer, per user beyond Config.MaxActionsPerUser and older
-// than Config.MaxActionAge. The store assumes it is the only writer of its
-// file: it caches per-user record counts to prune without scanning.
+// kept by age only, Config.MaxActionAge (default 30 days, contract §2),
+// never by count: the writer deletes the expired records of the users it
+// writes for, and sweeps those of all users at Open and every minute (every
+// second while a sweep finds more than it may delete at once).
 package store

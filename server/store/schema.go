@@ -85,12 +85,8 @@ type writeStmts struct {
 	insertAction *sql.Stmt
 	// pruneAge deletes one user's records older than a cutoff.
 	pruneAge *sql.Stmt
-	// countActions counts one user's records.
-	countActions *sql.Stmt
-	// pruneOldest deletes one user's n oldest records.
-	pruneOldest *sql.Stmt
 	// sweep deletes up to a limit of records of any user older than a
-	// cutoff and returns their user ids.
+	// cutoff.
 	sweep *sql.Stmt
 }
 
@@ -110,11 +106,8 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 	ws.insertAction = prep(`INSERT INTO actions (user_id, action_id, result, at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id, action_id) DO NOTHING`)
 	ws.pruneAge = prep(`DELETE FROM actions WHERE user_id = ?1 AND at < ?2`)
-	ws.countActions = prep(`SELECT count(*) FROM actions WHERE user_id = ?1`)
-	ws.pruneOldest = prep(`DELETE FROM actions WHERE rowid IN (
-		SELECT rowid FROM actions WHERE user_id = ?1 ORDER BY at, rowid LIMIT ?2)`)
 	ws.sweep = prep(`DELETE FROM actions WHERE rowid IN (
-		SELECT rowid FROM actions WHERE at < ?1 ORDER BY at LIMIT ?2) RETURNING user_id`)
+		SELECT rowid FROM actions WHERE at < ?1 ORDER BY at LIMIT ?2)`)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}
@@ -122,7 +115,7 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (ws *writeStmts) close() {
-	closeStmts(ws.upsertGarden, ws.insertAction, ws.pruneAge, ws.countActions, ws.pruneOldest, ws.sweep)
+	closeStmts(ws.upsertGarden, ws.insertAction, ws.pruneAge, ws.sweep)
 }
 
 // readStmts are prepared on the read pool.

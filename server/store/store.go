@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"log/slog"
 	"math"
 	"net/url"
@@ -22,9 +24,9 @@ import (
 const (
 	DefaultSynchronous        = "NORMAL"
 	DefaultMaxBatch           = 256
-	DefaultMaxActionsPerUser  = 1000
-	DefaultMaxActionAge       = 7 * 24 * time.Hour
+	DefaultMaxActionAge       = 30 * 24 * time.Hour
 	DefaultCheckpointInterval = 100 * time.Millisecond
+	DefaultBusyTimeout        = 5 * time.Second
 )
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
@@ -32,10 +34,11 @@ const (
 const MaxActionIDLen = 64
 
 const (
-	// busyTimeoutMS is how long a connection waits for a lock held by
-	// another connection (a reader during a checkpoint, another process)
-	// before failing with SQLITE_BUSY.
-	busyTimeoutMS = 5000
+	// probeInterval is how often the writer tries a probe transaction
+	// while the last one failed, so that Healthy recovers without waiting
+	// for a player's action (a load balancer sends none to an unready
+	// node).
+	probeInterval = time.Second
 	// queueFactor sizes the commit queue: MaxBatch*queueFactor requests
 	// may wait for the writer before Commit blocks on enqueueing.
 	queueFactor = 4
@@ -54,6 +57,9 @@ const (
 	// meanwhile). 2000 a minute is about 2.9 million a day.
 	sweepInterval = time.Minute
 	sweepLimit    = 2000
+	// sweepBacklogInterval is the sweep interval while sweeps find more
+	// than sweepLimit expired records: up to 2000 a second.
+	sweepBacklogInterval = time.Second
 )
 
 var (
@@ -79,15 +85,20 @@ type Config struct {
 	Synchronous string
 	// MaxBatch is the most commits written in one transaction. Default 256.
 	MaxBatch int
-	// MaxActionsPerUser is how many dedup records are kept per user; the
-	// oldest are pruned. Default 1000.
-	MaxActionsPerUser int
-	// MaxActionAge is how long dedup records are kept; older ones are
-	// pruned. Default 7 days.
+	// MaxActionAge is how long dedup records are kept, measured from
+	// ActionRecord.At; older ones are deleted. Default 30 days: contract
+	// §2 answers a replayed id with its original result for at least 30
+	// days, and clients do not replay older actions. Records are bounded
+	// by age only, never by count, so that a busy player's old id is not
+	// forgotten early (issue 11 item 3).
 	MaxActionAge time.Duration
 	// Clock supplies the time stamped on records whose At/UpdatedAt is zero
 	// and the "now" that MaxActionAge is measured from. Nil means time.Now.
 	Clock func() time.Time
+	// BusyTimeout is how long a connection waits for a lock held by
+	// another connection (a reader during a checkpoint, another process)
+	// before failing with SQLITE_BUSY. Default 5s; at least 1ms.
+	BusyTimeout time.Duration
 	// CheckpointInterval is how often the checkpointer copies the WAL into
 	// the database file. Default 100ms: the WAL grows by what is written
 	// in between (about 5 MB at 2 000 commits/s).
@@ -121,12 +132,15 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	errs := []error{
 		orDefault("MaxBatch", &cfg.MaxBatch, DefaultMaxBatch),
-		orDefault("MaxActionsPerUser", &cfg.MaxActionsPerUser, DefaultMaxActionsPerUser),
 		orDefault("MaxActionAge", &cfg.MaxActionAge, DefaultMaxActionAge),
 		orDefault("CheckpointInterval", &cfg.CheckpointInterval, DefaultCheckpointInterval),
+		orDefault("BusyTimeout", &cfg.BusyTimeout, DefaultBusyTimeout),
 	}
 	if err := errors.Join(errs...); err != nil {
 		return cfg, err
+	}
+	if cfg.BusyTimeout < time.Millisecond {
+		return cfg, fmt.Errorf("store: config: BusyTimeout %v is under 1ms", cfg.BusyTimeout)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
@@ -251,6 +265,10 @@ type SQLite struct {
 	ckDone  chan struct{} // closed by the checkpointer goroutine when it exits
 	restart atomic.Bool   // the checkpointer asks the writer to start the WAL over
 
+	// failure is the error of the writer's most recent transaction (a
+	// batch of commits or a probe), nil when it committed; see Healthy.
+	failure atomic.Pointer[error]
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -269,6 +287,9 @@ func Open(ctx context.Context, cfg Config) (*SQLite, error) {
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o755); err != nil {
 		return nil, fmt.Errorf("store: open %s: create directory: %w", cfg.Path, err)
+	}
+	if err := checkFile(cfg.Path); err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", cfg.Path, err)
 	}
 	s := &SQLite{
 		cfg:    cfg,
@@ -297,7 +318,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	// need busy_timeout, and query_only guards them against writes.
 	w, err := sql.Open("sqlite", dsn(s.cfg.Path,
 		"_txlock=immediate",
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("journal_mode", "WAL"),
 		pragma("synchronous", s.cfg.Synchronous),
 		pragma("wal_autocheckpoint", 0), // the checkpointer's job
@@ -323,7 +344,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	}
 
 	ck, err := sql.Open("sqlite", dsn(s.cfg.Path,
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("synchronous", s.cfg.Synchronous),
 		pragma("journal_size_limit", walSizeLimit),
 	))
@@ -337,7 +358,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	}
 
 	r, err := sql.Open("sqlite", dsn(s.cfg.Path,
-		pragma("busy_timeout", busyTimeoutMS),
+		pragma("busy_timeout", s.cfg.BusyTimeout.Milliseconds()),
 		pragma("query_only", 1),
 	))
 	if err != nil {
@@ -359,7 +380,7 @@ func (s *SQLite) open(ctx context.Context) error {
 	// Records that expired while the server was down; the writer goroutine
 	// then sweeps every sweepInterval.
 	for {
-		n, err := s.sweep(ctx, s.b)
+		n, err := s.sweep(ctx)
 		if err != nil {
 			return err
 		}
@@ -367,6 +388,46 @@ func (s *SQLite) open(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// sqliteHeader starts every SQLite database file (the "magic header
+// string" of the file format).
+const sqliteHeader = "SQLite format 3\x00"
+
+// ErrNotDatabase is wrapped by the error Open returns when the file at
+// Config.Path exists but is not an SQLite database.
+var ErrNotDatabase = errors.New("not an SQLite database")
+
+// checkFile refuses an existing file at path that does not start with the
+// SQLite header, whatever its size. SQLite itself treats an empty file as
+// a new database and may rewrite a short one, and the file may be an
+// operator's mistake (a wrong DB_PATH) that must not be overwritten. A
+// missing file is fine: Open creates it.
+func checkFile(path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("check file: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: not a regular file (%s); refusing to use it", ErrNotDatabase, fi.Mode().Type())
+	}
+	head := make([]byte, len(sqliteHeader))
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("check file: %w", err)
+	}
+	if string(head[:n]) != sqliteHeader {
+		return fmt.Errorf("%w: the existing file (%d bytes) lacks the SQLite header; refusing to overwrite it: move it away or fix DB_PATH", ErrNotDatabase, fi.Size())
+	}
+	return nil
 }
 
 // oneConn makes db a single connection that never expires.
@@ -463,9 +524,10 @@ func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bo
 	return Garden{UserID: userID, Version: uint64(version), State: state, UpdatedAt: fromNanos(updated)}, true, nil
 }
 
-// LoadActions returns userID's dedup records, oldest first (newest last),
-// to warm an in-memory dedup cache. At most about MaxActionsPerUser records
-// are kept per user.
+// LoadActions returns all of userID's dedup records, oldest first (newest
+// last): up to MaxActionAge of that user's actions, which for an active
+// player is tens of thousands. For tests and tools; the garden looks ids
+// up one at a time with LookupAction.
 func (s *SQLite) LoadActions(ctx context.Context, userID string) ([]ActionRecord, error) {
 	if s.closing.Load() {
 		return nil, ErrClosed
@@ -508,6 +570,37 @@ func (s *SQLite) LookupAction(ctx context.Context, userID, actionID string) (Act
 	}
 	a.At = fromNanos(at)
 	return a, true, nil
+}
+
+// Healthy returns nil while the store can commit: when the writer's most
+// recent transaction committed. After a failure (disk full, I/O error,
+// the write lock held by another process beyond BusyTimeout) it returns
+// that failure until a transaction commits again: the next batch of
+// commits, or the probe transaction the writer tries every second while
+// unhealthy, so that health comes back by itself (for /readyz, contract
+// §7: not ready while it cannot commit). It does no I/O.
+func (s *SQLite) Healthy() error {
+	if s.closing.Load() {
+		return ErrClosed
+	}
+	if p := s.failure.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// setHealth records the outcome of the writer's latest transaction.
+func (s *SQLite) setHealth(err error) {
+	if err == nil {
+		if s.failure.Swap(nil) != nil {
+			s.log.Info("store: commits succeed again")
+		}
+		return
+	}
+	err = fmt.Errorf("store: cannot commit: %w", err)
+	if s.failure.Swap(&err) == nil {
+		s.log.Error("store: commits fail; not ready until one succeeds", "error", err)
+	}
 }
 
 // Ping reports whether the database file can be read (for /readyz,

@@ -210,9 +210,9 @@ func TestOpenConfig(t *testing.T) {
 		{"no path", Config{}, "Path is required"},
 		{"bad synchronous", Config{Path: filepath.Join(dir, "a.db"), Synchronous: "OFF"}, "Synchronous"},
 		{"negative batch", Config{Path: filepath.Join(dir, "b.db"), MaxBatch: -1}, "MaxBatch"},
-		{"negative actions", Config{Path: filepath.Join(dir, "c.db"), MaxActionsPerUser: -1}, "MaxActionsPerUser"},
 		{"negative age", Config{Path: filepath.Join(dir, "d.db"), MaxActionAge: -time.Second}, "MaxActionAge"},
 		{"negative checkpoint interval", Config{Path: filepath.Join(dir, "g.db"), CheckpointInterval: -time.Second}, "CheckpointInterval"},
+		{"busy timeout under 1ms", Config{Path: filepath.Join(dir, "h.db"), BusyTimeout: time.Microsecond}, "BusyTimeout"},
 		{"full lower case", Config{Path: filepath.Join(dir, "e.db"), Synchronous: "full"}, ""},
 		{"defaults", Config{Path: filepath.Join(dir, "nested", "dirs", "f.db")}, ""},
 	}
@@ -263,7 +263,7 @@ func TestOpenErrors(t *testing.T) {
 		path    string
 		wantErr string
 	}{
-		{"not a database", notDB, "not a database"},
+		{"not a database", notDB, "not an SQLite database"},
 		{"directory cannot be created", filepath.Join(blocker, "sub", "x.db"), "create directory"},
 		{"schema from the future", newer, "schema version 99 is newer"},
 	}
@@ -528,48 +528,6 @@ func TestDuplicateActionKeepsFirst(t *testing.T) {
 	}
 }
 
-func TestPruneByCount(t *testing.T) {
-	ids := func(from, to int) []string {
-		var out []string
-		for i := from; i <= to; i++ {
-			out = append(out, fmt.Sprintf("a%02d", i))
-		}
-		return out
-	}
-	tests := []struct {
-		name     string
-		max      int
-		perCommt int // actions per commit
-		total    int
-		want     []string
-	}{
-		{"under limit", 5, 1, 3, ids(1, 3)},
-		{"at limit", 5, 1, 5, ids(1, 5)},
-		{"one per commit", 5, 1, 12, ids(8, 12)},
-		{"all in one commit", 5, 12, 12, ids(8, 12)},
-		{"three per commit", 4, 3, 12, ids(9, 12)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			s := openTest(t, Config{MaxActionsPerUser: tt.max})
-			var c Commit
-			for i := 1; i <= tt.total; i++ {
-				c.Actions = append(c.Actions, action("u", fmt.Sprintf("a%02d", i), `1`))
-				c.Actions = append(c.Actions, action("other", fmt.Sprintf("a%02d", i), `1`))
-				if len(c.Actions) == 2*tt.perCommt || i == tt.total {
-					mustCommit(t, s, c)
-					c = Commit{}
-				}
-			}
-			for _, u := range []string{"u", "other"} {
-				if got := actionIDs(t, s, u); !slices.Equal(got, tt.want) {
-					t.Errorf("%s: actions = %v, want %v", u, got, tt.want)
-				}
-			}
-		})
-	}
-}
-
 func TestPruneByAge(t *testing.T) {
 	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
 	path := filepath.Join(t.TempDir(), "age.db")
@@ -607,51 +565,60 @@ func TestPruneByAge(t *testing.T) {
 	}
 }
 
-// TestPruneCountsStayExact checks the cached per-user counts that pruning
-// by count relies on: records removed by age pruning and by the sweep must
-// not make later count pruning delete too much.
-func TestPruneCountsStayExact(t *testing.T) {
-	clock := fakeclock.New(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+// TestRecordsKeptByAgeNotCount: with the default configuration a user's
+// records are never pruned by count (issue 11 item 3: 1 001 actions made
+// the first one forgotten), survive until they are 30 days old, and are
+// deleted after that, by the per-batch pruning of an active user and by
+// the sweep for an idle one.
+func TestRecordsKeptByAgeNotCount(t *testing.T) {
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	clock := fakeclock.New(start)
 	log := newBatchLog(false)
-	s := openTest(t, Config{MaxActionsPerUser: 3, MaxActionAge: time.Hour, Clock: clock.Now, Observe: log.observe})
-	commit := func(ids ...string) {
-		t.Helper()
-		var c Commit
-		for _, id := range ids {
-			c.Actions = append(c.Actions, action("u", id, `1`))
-		}
-		mustCommit(t, s, c)
+	s := openTest(t, Config{Clock: clock.Now, Observe: log.observe})
+	if s.cfg.MaxActionAge != 30*24*time.Hour {
+		t.Fatalf("default MaxActionAge %v, want 30 days", s.cfg.MaxActionAge)
 	}
-	check := func(step string, want ...string) {
-		t.Helper()
-		if got := actionIDs(t, s, "u"); !slices.Equal(got, want) {
-			t.Fatalf("%s: actions = %v, want %v", step, got, want)
+	const n = 3000
+	var c Commit
+	for i := range n {
+		c.Actions = append(c.Actions, action("active", fmt.Sprintf("a%04d", i), `{"success":true}`))
+		if len(c.Actions) == 100 {
+			mustCommit(t, s, c)
+			c = Commit{}
 		}
 	}
+	mustCommit(t, s, Commit{Actions: []ActionRecord{action("idle", "i1", `1`)}})
+	if got := actionIDs(t, s, "active"); len(got) != n || got[0] != "a0000" {
+		t.Fatalf("after %d actions: %d records, first %v; want all %d", n, len(got), got[:1], n)
+	}
 
-	commit("a1", "a2", "a3")
-	clock.Advance(2 * time.Hour)
-	commit("a4") // a1..a3 expire
-	check("age pruning", "a4")
-	commit("a5", "a6")
-	check("under the limit again", "a4", "a5", "a6")
-	commit("a7")
-	check("count pruning", "a5", "a6", "a7")
-
-	clock.Advance(30 * time.Minute)
-	commit("a8", "a9")
-	check("count pruning", "a7", "a8", "a9")
-	clock.Advance(45 * time.Minute) // a7 expired, a8 and a9 not
-	// Sweep while the writer is blocked, so the test owns its state.
-	hold(t, s, log)
-	n, err := s.sweep(context.Background(), s.b)
+	clock.Advance(30*24*time.Hour - time.Second)
+	mustCommit(t, s, Commit{Actions: []ActionRecord{action("active", "late", `1`)}})
+	if a, ok, err := s.LookupAction(context.Background(), "active", "a0000"); err != nil || !ok || string(a.Result) != `{"success":true}` {
+		t.Fatalf("29d23h59m later: LookupAction(a0000) = %q, %v, %v; want the original", a.Result, ok, err)
+	}
+	hold(t, s, log) // the writer is blocked: the test owns its statements
+	swept, err := s.sweep(context.Background())
 	log.release()
-	if err != nil || n != 1 {
-		t.Fatalf("sweep = %d, %v; want 1 record", n, err)
+	if err != nil || swept != 0 {
+		t.Fatalf("sweep before 30 days = %d, %v; want 0", swept, err)
 	}
-	check("after sweep", "a8", "a9")
-	commit("a10")
-	check("after sweep and a commit", "a8", "a9", "a10")
+
+	clock.Advance(2 * time.Second) // the first records are now 30 days and 1 s old
+	mustCommit(t, s, Commit{Actions: []ActionRecord{action("active", "later", `1`)}})
+	if got, want := actionIDs(t, s, "active"), []string{"late", "later"}; !slices.Equal(got, want) {
+		t.Errorf("active user after 30 days: %d records %v..., want %v", len(got), got[:min(len(got), 3)], want)
+	}
+	if got := actionIDs(t, s, "idle"); !slices.Equal(got, []string{"i1"}) {
+		t.Errorf("idle user before the sweep: %v, want [i1] (only the sweep visits idle users)", got)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, Config{Path: s.cfg.Path, Clock: clock.Now}) // Open sweeps
+	if got := actionIDs(t, s, "idle"); len(got) != 0 {
+		t.Errorf("idle user after the sweep: %v, want none", got)
+	}
 }
 
 func TestConcurrentCommitsAreBatched(t *testing.T) {
@@ -920,7 +887,7 @@ func TestHelperProcess(t *testing.T) {
 	if path == "" {
 		t.Skip("subprocess of TestCrashKeepsCommitted")
 	}
-	s, err := Open(context.Background(), Config{Path: path, MaxActionsPerUser: 1 << 30})
+	s, err := Open(context.Background(), Config{Path: path})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -999,7 +966,7 @@ func TestCrashKeepsCommitted(t *testing.T) {
 	}
 	t.Logf("helper printed %d commits before SIGKILL", len(committed))
 
-	s := openTest(t, Config{Path: path, MaxActionsPerUser: 1 << 30})
+	s := openTest(t, Config{Path: path})
 	maxVersion := make(map[string]uint64)
 	for _, k := range committed {
 		user := fmt.Sprintf("crash-%d", k%crashWorkers)
@@ -1070,4 +1037,90 @@ func BenchmarkCommitParallel(b *testing.B) {
 	if n := txs.Load(); n > 0 {
 		b.ReportMetric(float64(commits.Load())/float64(n), "commits/tx")
 	}
+}
+
+// TestOpenRefusesNonDatabase: an existing file at Path that is not an
+// SQLite database, whatever its size, is refused with an error naming the
+// path and left byte for byte as it was; a missing file is created and a
+// valid database opens.
+func TestOpenRefusesNonDatabase(t *testing.T) {
+	dir := t.TempDir()
+	valid := filepath.Join(dir, "valid.db")
+	s := openTest(t, Config{Path: valid})
+	mustCommit(t, s, gardenCommit("alice", 1, `{"a":1}`))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		content []byte // nil: no file
+		refuse  bool
+	}{
+		{"missing file is created", nil, false},
+		{"empty file", []byte{}, true},
+		{"one byte", []byte{'x'}, true},
+		{"header prefix only", []byte("SQLite format"), true},
+		{"text file", []byte("operator notes: do not delete\n" + strings.Repeat("line\n", 2000)), true},
+		{"header without NUL", []byte("SQLite format 3!" + strings.Repeat("\x00", 4096)), true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("case%d", i), "cosmic.db")
+			if tt.content != nil {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, tt.content, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Open(context.Background(), Config{Path: path})
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := os.Stat(path); err != nil {
+					t.Fatalf("database not created: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want refusal")
+			}
+			if !errors.Is(err, ErrNotDatabase) || !strings.Contains(err.Error(), path) {
+				t.Errorf("Open error %q: want ErrNotDatabase naming %s", err, path)
+			}
+			got, rerr := os.ReadFile(path)
+			if rerr != nil || !bytes.Equal(got, tt.content) {
+				t.Errorf("file changed after refusal: %d bytes (%v), want the original %d", len(got), rerr, len(tt.content))
+			}
+			for _, suffix := range []string{"-wal", "-shm", "-journal"} {
+				if _, err := os.Stat(path + suffix); err == nil {
+					t.Errorf("refusal left %s behind", path+suffix)
+				}
+			}
+		})
+	}
+	t.Run("directory", func(t *testing.T) {
+		path := filepath.Join(dir, "a-directory")
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := Open(context.Background(), Config{Path: path}); !errors.Is(err, ErrNotDatabase) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("Open(directory) = %v, want ErrNotDatabase", err)
+		}
+	})
+	t.Run("valid database", func(t *testing.T) {
+		s := openTest(t, Config{Path: valid})
+		if g := loadGarden(t, s, "alice"); string(g.State) != `{"a":1}` {
+			t.Errorf("garden = %s", g.State)
+		}
+	})
 }

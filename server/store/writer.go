@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // Request states. A request moves from queued to taken (by the writer) or
@@ -41,50 +44,53 @@ func (r *request) answer(err error) {
 // uses it before starting the writer; afterwards only the writer does.
 type batcher struct {
 	batch  []*request
-	latest map[string]*Garden // per user, the newest garden of the batch
-	added  map[string]int     // per user, records inserted by this transaction
-	after  map[string]int     // per user, record count once this transaction commits
-	// counts caches each user's committed record count, so that pruning
-	// by count deletes the oldest records without scanning the user's
-	// others. Absent means unknown (counted on next use). It is exact
-	// because this writer is the only one; it is dropped when it grows
-	// past maxCountedUsers or when an error leaves it in doubt.
-	counts map[string]int
+	latest map[string]*Garden  // per user, the newest garden of the batch
+	added  map[string]struct{} // users that got records in this transaction
 }
-
-// maxCountedUsers bounds batcher.counts (about 100 bytes per user).
-const maxCountedUsers = 100_000
 
 func newBatcher(maxBatch int) *batcher {
 	return &batcher{
 		batch:  make([]*request, 0, maxBatch),
 		latest: make(map[string]*Garden),
-		added:  make(map[string]int),
-		after:  make(map[string]int),
-		counts: make(map[string]int),
+		added:  make(map[string]struct{}),
 	}
 }
 
 // run is the writer goroutine. It owns s.w and s.ws, group-commits
 // requests until s.quit is closed, then commits everything still queued and
-// closes s.done.
+// closes s.done. It sweeps expired records every sweepInterval and, while
+// its last transaction failed, tries a probe every probeInterval.
 func (s *SQLite) run() {
 	defer close(s.done)
 	b := s.b
 	t := time.NewTicker(sweepInterval)
 	defer t.Stop()
+	probe := time.NewTicker(probeInterval)
+	defer probe.Stop()
 	for {
 		select {
 		case r := <-s.reqs:
 			s.flush(b, r)
 			s.restartWAL()
+		case <-probe.C:
+			if s.failure.Load() != nil {
+				s.setHealth(s.probeTx())
+			}
 		case <-t.C:
-			n, err := s.sweep(context.Background(), b)
+			n, err := s.sweep(context.Background())
 			switch {
 			case err != nil:
 				s.log.Warn("store: sweep failed", "error", err)
 			case n > 0:
 				s.log.Debug("store: swept expired actions", "deleted", n)
+			}
+			// A full sweep leaves more behind: come back in a second
+			// rather than a minute, so that records expiring faster than
+			// sweepLimit a minute do not pile up.
+			if n >= sweepLimit {
+				t.Reset(sweepBacklogInterval)
+			} else {
+				t.Reset(sweepInterval)
 			}
 		case <-s.quit:
 			// Close holds no more senders (see SQLite.mu), so reqs only
@@ -130,15 +136,15 @@ collect:
 //
 // Failure handling: Commit validates requests before queueing them, so a
 // statement should fail only for a database-wide reason (I/O error, disk
-// full). If the batch transaction fails anyway, it is rolled back and every
-// request is retried alone, in order, in its own transaction, so one bad
-// commit fails only its own caller.
+// full, the write lock held by another process). Such a failure fails the
+// whole batch at once. Any other failure of the batch transaction rolls it
+// back and retries every request alone, in order, in its own transaction,
+// so one bad commit fails only its own caller.
 func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 	defer func() {
 		// A panic must not leave callers waiting forever.
 		if p := recover(); p != nil {
 			s.log.Error("store: writer panic", "panic", p)
-			clear(b.counts) // may be out of step with the database
 			for _, r := range batch {
 				r.answer(fmt.Errorf("store: commit: internal error: %v", p))
 			}
@@ -146,6 +152,7 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 	}()
 	start := time.Now()
 	err := s.writeTx(b, batch)
+	s.setHealth(err)
 	if err == nil {
 		// Observed before anyone is answered, so that a caller who got
 		// its answer finds its transaction in the metrics.
@@ -159,10 +166,21 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 		batch[0].answer(fmt.Errorf("store: commit: %w", err))
 		return
 	}
+	if databaseWide(err) {
+		// Each commit alone would fail the same way, after one more
+		// BusyTimeout each: with the lock held elsewhere the last of 256
+		// callers would hear after 21 minutes.
+		for _, r := range batch {
+			r.answer(fmt.Errorf("store: commit: %w", err))
+		}
+		return
+	}
 	s.log.Warn("store: batch failed, retrying commits one by one", "batch_size", len(batch), "error", err)
 	for i, r := range batch {
 		start := time.Now()
-		if err := s.writeTx(b, batch[i:i+1]); err != nil {
+		err := s.writeTx(b, batch[i:i+1])
+		s.setHealth(err)
+		if err != nil {
 			r.answer(fmt.Errorf("store: commit: %w", err))
 			continue
 		}
@@ -179,10 +197,10 @@ func (s *SQLite) observe(n int, d time.Duration) {
 
 // writeTx writes batch in one transaction: per user only the newest garden
 // (the others are superseded within the same transaction), every action
-// record, then pruning of the users that got new records. The work is
-// bounded by the batch: at most one upsert per garden, one insert per
-// record and two deletes per touched user, each deleting at most what that
-// user accumulated beyond the limits.
+// record, then the expired records of the users that got new ones. The
+// work is bounded by the batch: at most one upsert per garden, one insert
+// per record and one delete per touched user, which finds nothing to
+// delete in one index seek unless records expired.
 func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	ctx := context.Background()
 	now := s.cfg.Clock()
@@ -221,7 +239,6 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	}
 
 	clear(b.added)
-	clear(b.after)
 	var insert *sql.Stmt
 	for _, r := range batch {
 		for i := range r.c.Actions {
@@ -229,75 +246,70 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 			if insert == nil {
 				insert = tx.StmtContext(ctx, s.ws.insertAction)
 			}
-			res, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS))
-			if err != nil {
+			if _, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS)); err != nil {
 				return fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
 			}
-			if n, err := res.RowsAffected(); err == nil && n > 0 {
-				b.added[a.UserID]++
-			}
+			b.added[a.UserID] = struct{}{}
 		}
 	}
 	if len(b.added) > 0 {
-		if err := s.prune(ctx, tx, b, toNanos(now.Add(-s.cfg.MaxActionAge))); err != nil {
-			return err
+		cutoff := toNanos(now.Add(-s.cfg.MaxActionAge))
+		prune := tx.StmtContext(ctx, s.ws.pruneAge)
+		for u := range b.added {
+			if _, err := prune.ExecContext(ctx, u, cutoff); err != nil {
+				return fmt.Errorf("prune expired actions of %s: %w", u, err)
+			}
 		}
+		clear(b.added)
 	}
 
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	committed = true
-	if len(b.counts)+len(b.after) > maxCountedUsers {
-		clear(b.counts)
-	}
-	for u, n := range b.after {
-		b.counts[u] = n
-	}
 	return nil
 }
 
-// prune deletes, for each user that got new records in tx, the records
-// older than cutoff and then the oldest beyond MaxActionsPerUser, and
-// records each user's resulting count in b.after. Thanks to b.counts this
-// reads only the deleted index entries, not the kept ones, except for the
-// first batch that touches a user.
-func (s *SQLite) prune(ctx context.Context, tx *sql.Tx, b *batcher, cutoff int64) error {
-	pruneAge := tx.StmtContext(ctx, s.ws.pruneAge)
-	var count, pruneOldest *sql.Stmt
-	for u, added := range b.added {
-		n, ok := b.counts[u]
-		if ok {
-			n += added
-		} else {
-			if count == nil {
-				count = tx.StmtContext(ctx, s.ws.countActions)
-			}
-			// Inside tx: includes this batch's records.
-			if err := count.QueryRowContext(ctx, u).Scan(&n); err != nil {
-				return fmt.Errorf("count actions of %s: %w", u, err)
-			}
-		}
-		res, err := pruneAge.ExecContext(ctx, u, cutoff)
+// databaseWide reports whether err is a failure of the database rather than
+// of one commit's data: the write lock held elsewhere, a full disk, an I/O
+// error, a read-only, corrupt or vanished file.
+func databaseWide(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // the primary result code
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR,
+		sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CANTOPEN,
+		sqlite3.SQLITE_NOMEM:
+		return true
+	}
+	return false
+}
+
+// probeTx writes a garden row for the empty user id, which no Commit can
+// name (validate refuses it), and deletes it again, in one transaction: it
+// takes the write lock and appends to the WAL like a real commit, and
+// leaves the data as it was.
+func (s *SQLite) probeTx() (err error) {
+	ctx := context.Background()
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("probe: begin: %w", err)
+	}
+	defer func() {
 		if err != nil {
-			return fmt.Errorf("prune actions of %s by age: %w", u, err)
+			_ = tx.Rollback()
 		}
-		if d, err := res.RowsAffected(); err == nil {
-			n -= int(d)
-		}
-		if excess := n - s.cfg.MaxActionsPerUser; excess > 0 {
-			if pruneOldest == nil {
-				pruneOldest = tx.StmtContext(ctx, s.ws.pruneOldest)
-			}
-			res, err := pruneOldest.ExecContext(ctx, u, excess)
-			if err != nil {
-				return fmt.Errorf("prune actions of %s by count: %w", u, err)
-			}
-			if d, err := res.RowsAffected(); err == nil {
-				n -= int(d)
-			}
-		}
-		b.after[u] = n
+	}()
+	if _, err := tx.StmtContext(ctx, s.ws.upsertGarden).ExecContext(ctx, "", 0, []byte("{}"), 0); err != nil {
+		return fmt.Errorf("probe: write: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM gardens WHERE user_id = ''`); err != nil {
+		return fmt.Errorf("probe: delete: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("probe: commit: %w", err)
 	}
 	return nil
 }
@@ -305,30 +317,17 @@ func (s *SQLite) prune(ctx context.Context, tx *sql.Tx, b *batcher, cutoff int64
 // sweep deletes up to sweepLimit action records of any user older than
 // MaxActionAge: those of users who stopped playing, whom per-batch pruning
 // never visits. Open calls it, then the writer goroutine every
-// sweepInterval; b is that caller's.
-func (s *SQLite) sweep(ctx context.Context, b *batcher) (n int, err error) {
+// sweepInterval.
+func (s *SQLite) sweep(ctx context.Context) (n int64, err error) {
 	cutoff := toNanos(s.cfg.Clock().Add(-s.cfg.MaxActionAge))
-	defer func() {
-		if err != nil {
-			clear(b.counts) // some deletions may be uncounted
-			err = fmt.Errorf("sweep expired actions: %w", err)
-		}
-	}()
-	rows, err := s.ws.sweep.QueryContext(ctx, cutoff, sweepLimit)
+	res, err := s.ws.sweep.ExecContext(ctx, cutoff, sweepLimit)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("sweep expired actions: %w", err)
 	}
-	for rows.Next() {
-		var u string
-		if err := rows.Scan(&u); err != nil {
-			return n, errors.Join(err, rows.Close())
-		}
-		n++
-		if c, ok := b.counts[u]; ok {
-			b.counts[u] = c - 1
-		}
+	if n, err = res.RowsAffected(); err != nil {
+		return 0, fmt.Errorf("sweep expired actions: %w", err)
 	}
-	return n, errors.Join(rows.Err(), rows.Close())
+	return n, nil
 }
 
 // nanosOr returns t in Unix nanoseconds, or def if t is zero.

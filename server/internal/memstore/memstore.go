@@ -16,14 +16,14 @@ import (
 type Store struct {
 	mu      sync.Mutex
 	gardens map[string]store.Garden
-	actions map[string][]store.ActionRecord
+	actions map[string]map[string]store.ActionRecord // user id, action id
 	commits []store.Commit
 	fail    error
 }
 
 // New returns an empty Store.
 func New() *Store {
-	return &Store{gardens: map[string]store.Garden{}, actions: map[string][]store.ActionRecord{}}
+	return &Store{gardens: map[string]store.Garden{}, actions: map[string]map[string]store.ActionRecord{}}
 }
 
 // LoadGarden implements garden.Store.
@@ -34,11 +34,12 @@ func (s *Store) LoadGarden(_ context.Context, userID string) (store.Garden, bool
 	return g, ok, nil
 }
 
-// LoadActions implements garden.Store.
-func (s *Store) LoadActions(_ context.Context, userID string) ([]store.ActionRecord, error) {
+// LookupAction implements garden.Store: the first record of the id stays.
+func (s *Store) LookupAction(_ context.Context, userID, actionID string) (store.ActionRecord, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]store.ActionRecord(nil), s.actions[userID]...), nil
+	a, ok := s.actions[userID][actionID]
+	return a, ok, nil
 }
 
 // Commit implements garden.Store; it fails with the error set by Fail.
@@ -55,7 +56,14 @@ func (s *Store) Commit(_ context.Context, c store.Commit) error {
 		}
 	}
 	for _, a := range c.Actions {
-		s.actions[a.UserID] = append(s.actions[a.UserID], a)
+		m := s.actions[a.UserID]
+		if m == nil {
+			m = map[string]store.ActionRecord{}
+			s.actions[a.UserID] = m
+		}
+		if _, ok := m[a.ActionID]; !ok {
+			m[a.ActionID] = a
+		}
 	}
 	return nil
 }
