@@ -32,7 +32,8 @@
 // Garden writes are upserts that never let an older version overwrite a
 // newer one. An action id is recorded once: a later record with the same
 // (user id, action id) is ignored, so the first result stays. Records are
-// kept by age only, Config.MaxActionAge (default 30 days, contract §2),
+// kept by age only, Config.MaxActionAge (default 31 days: the 30 of
+// contract §2 and a day of grace for client clocks),
 // never by count: the writer deletes the expired records of the users it
 // writes for, and sweeps those of all users at Open and every minute (every
 // second while a sweep finds more than it may delete at once).

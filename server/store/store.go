@@ -24,10 +24,21 @@ import (
 const (
 	DefaultSynchronous        = "NORMAL"
 	DefaultMaxBatch           = 256
-	DefaultMaxActionAge       = 30 * 24 * time.Hour
+	DefaultMaxActionAge       = ReplayWindow + replayGrace
 	DefaultCheckpointInterval = 100 * time.Millisecond
 	DefaultBusyTimeout        = 5 * time.Second
 )
+
+// ReplayWindow is how long after queueing an action a client may still
+// send it (contract §2: "at least 30 days"); clients drop older queued
+// actions instead of sending them.
+const ReplayWindow = 30 * 24 * time.Hour
+
+// replayGrace is kept beyond ReplayWindow because a client measures its
+// window on its own clock from when it queued the action, while the server
+// measures from when it applied it: a day covers client clocks that run
+// behind.
+const replayGrace = 24 * time.Hour
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
 // (contract §2: ids are opaque strings of at most 64 bytes).
@@ -86,9 +97,10 @@ type Config struct {
 	// MaxBatch is the most commits written in one transaction. Default 256.
 	MaxBatch int
 	// MaxActionAge is how long dedup records are kept, measured from
-	// ActionRecord.At; older ones are deleted. Default 30 days: contract
-	// §2 answers a replayed id with its original result for at least 30
-	// days, and clients do not replay older actions. Records are bounded
+	// ActionRecord.At; older ones are deleted. Default
+	// DefaultMaxActionAge (31 days): contract §2 answers a replayed id with
+	// its original result for at least 30 days, and clients do not replay
+	// actions queued longer ago than ReplayWindow. Records are bounded
 	// by age only, never by count, so that a busy player's old id is not
 	// forgotten early (issue 11 item 3).
 	MaxActionAge time.Duration

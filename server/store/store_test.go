@@ -567,7 +567,8 @@ func TestPruneByAge(t *testing.T) {
 
 // TestRecordsKeptByAgeNotCount: with the default configuration a user's
 // records are never pruned by count (issue 11 item 3: 1 001 actions made
-// the first one forgotten), survive until they are 30 days old, and are
+// the first one forgotten), survive until DefaultMaxActionAge (30 days and
+// a day's grace for client clocks), and are
 // deleted after that, by the per-batch pruning of an active user and by
 // the sweep for an idle one.
 func TestRecordsKeptByAgeNotCount(t *testing.T) {
@@ -575,8 +576,8 @@ func TestRecordsKeptByAgeNotCount(t *testing.T) {
 	clock := fakeclock.New(start)
 	log := newBatchLog(false)
 	s := openTest(t, Config{Clock: clock.Now, Observe: log.observe})
-	if s.cfg.MaxActionAge != 30*24*time.Hour {
-		t.Fatalf("default MaxActionAge %v, want 30 days", s.cfg.MaxActionAge)
+	if s.cfg.MaxActionAge != DefaultMaxActionAge || DefaultMaxActionAge < 30*24*time.Hour {
+		t.Fatalf("MaxActionAge %v, default %v; want the default, at least 30 days", s.cfg.MaxActionAge, DefaultMaxActionAge)
 	}
 	const n = 3000
 	var c Commit
@@ -592,22 +593,22 @@ func TestRecordsKeptByAgeNotCount(t *testing.T) {
 		t.Fatalf("after %d actions: %d records, first %v; want all %d", n, len(got), got[:1], n)
 	}
 
-	clock.Advance(30*24*time.Hour - time.Second)
+	clock.Advance(DefaultMaxActionAge - time.Second)
 	mustCommit(t, s, Commit{Actions: []ActionRecord{action("active", "late", `1`)}})
 	if a, ok, err := s.LookupAction(context.Background(), "active", "a0000"); err != nil || !ok || string(a.Result) != `{"success":true}` {
-		t.Fatalf("29d23h59m later: LookupAction(a0000) = %q, %v, %v; want the original", a.Result, ok, err)
+		t.Fatalf("1 s before expiry: LookupAction(a0000) = %q, %v, %v; want the original", a.Result, ok, err)
 	}
 	hold(t, s, log) // the writer is blocked: the test owns its statements
 	swept, err := s.sweep(context.Background())
 	log.release()
 	if err != nil || swept != 0 {
-		t.Fatalf("sweep before 30 days = %d, %v; want 0", swept, err)
+		t.Fatalf("sweep before expiry = %d, %v; want 0", swept, err)
 	}
 
-	clock.Advance(2 * time.Second) // the first records are now 30 days and 1 s old
+	clock.Advance(2 * time.Second) // the first records are now 1 s past DefaultMaxActionAge
 	mustCommit(t, s, Commit{Actions: []ActionRecord{action("active", "later", `1`)}})
 	if got, want := actionIDs(t, s, "active"), []string{"late", "later"}; !slices.Equal(got, want) {
-		t.Errorf("active user after 30 days: %d records %v..., want %v", len(got), got[:min(len(got), 3)], want)
+		t.Errorf("active user after expiry: %d records %v..., want %v", len(got), got[:min(len(got), 3)], want)
 	}
 	if got := actionIDs(t, s, "idle"); !slices.Equal(got, []string{"i1"}) {
 		t.Errorf("idle user before the sweep: %v, want [i1] (only the sweep visits idle users)", got)
