@@ -96,6 +96,11 @@ func TestTwoTabsOfflineOneClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.waitState("open", 15*time.Second) // signed in by the shared localStorage
+	for _, d := range []*device{a, b} {
+		if v, err := d.page.Evaluate(`() => window.cosmicDebug.tab().store`); err != nil || v != "indexeddb" {
+			t.Fatalf("%s keeps its queue in %v (%v), want indexeddb", d.name, v, err)
+		}
+	}
 	base := a.bodyCount()
 
 	if err := a.ctx.SetOffline(true); err != nil {
@@ -253,4 +258,39 @@ func TestDuplicatedTab(t *testing.T) {
 		t.Errorf("the planet placed in the original (%s) never reached the server", placed[0])
 	}
 	s.requireConverged(t, "lou", a, b)
+}
+
+// Without IndexedDB the queue falls back to a localStorage key of the
+// tab's own, and the page says so.
+func TestNoIndexedDB(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	d := newDevice(t, "device")
+	err := d.ctx.AddInitScript(playwright.Script{Content: playwright.String(
+		`Object.defineProperty(window, 'indexedDB', { value: undefined, configurable: true });`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.openGame(s.URL(), "max", "")
+	d.waitFor(`() => document.querySelector('[data-testid="storage-note"]')?.hidden === false`, 5*time.Second, "the localStorage note")
+	base := d.bodyCount()
+	if err := d.ctx.SetOffline(true); err != nil {
+		t.Fatal(err)
+	}
+	d.waitState("offline", 5*time.Second)
+	d.place("asteroid", 0.3, 0.3)
+	d.place("asteroid", 0.6, 0.3)
+	d.waitQueue(2, 2*time.Second)
+	// The record sits under this tab's own key, holding both actions.
+	d.waitFor(`() => {
+	  const tab = window.cosmicDebug.tab();
+	  if (tab.store !== 'localstorage') return false;
+	  const rec = JSON.parse(localStorage.getItem('cosmic.queue.v2.max/' + tab.id) || 'null');
+	  return rec !== null && (JSON.parse(rec.queue).pending || []).length === 2;
+	}`, 5*time.Second, "the queue in localStorage under the tab's key")
+	if err := d.ctx.SetOffline(false); err != nil {
+		t.Fatal(err)
+	}
+	d.waitQueue(0, 30*time.Second)
+	s.waitServerBodies(t, "max", base+2, 10*time.Second)
+	s.requireConverged(t, "max", d)
 }
