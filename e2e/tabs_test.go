@@ -143,6 +143,17 @@ func TestTwoTabsOfflineOneClosed(t *testing.T) {
 	}
 }
 
+// newBodies returns the ids of v's bodies not in known.
+func newBodies[B any](v serverView, known map[string]B) []string {
+	var ids []string
+	for id := range v.State.Bodies {
+		if _, ok := known[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
 // recordStates makes the page log every change of the badge's data-state
 // into window.__states, from the moment the document exists (an init
 // script) or from now (evaluate).
@@ -229,12 +240,11 @@ func TestDuplicatedTab(t *testing.T) {
 	}
 
 	// Both must now hold open for a sustained period, through traffic.
+	known := s.view("lou").State.Bodies
 	a.place("planet", 0.6, 0.3)
-	placed := a.pendingBodyIDs()
-	if len(placed) != 1 {
-		t.Fatalf("the original draws %q as pending, want the planet alone", placed)
-	}
 	a.waitQueue(0, 10*time.Second)
+	// The original placed the planet alone: the server's one new body.
+	placed := newBodies(s.waitServerBodies(t, "lou", len(known)+1, 5*time.Second), known)
 	before := a.bodyCount()
 	b.waitBodies(before, 5*time.Second)
 	b.place("comet", 0.3, 0.6)
@@ -253,11 +263,68 @@ func TestDuplicatedTab(t *testing.T) {
 	if got := b.statesSeen(); len(got) != 1 || got[0] != "open" {
 		t.Errorf("the duplicate's states once open: %q, want only open", got)
 	}
-	srv := s.waitServerBodies(t, "lou", before+1, 5*time.Second)
-	if _, ok := srv.State.Bodies[placed[0]]; !ok {
-		t.Errorf("the planet placed in the original (%s) never reached the server", placed[0])
+	s.waitServerBodies(t, "lou", before+1, 5*time.Second)
+	if len(placed) != 1 {
+		t.Errorf("the server gained bodies %q from the original's planet, want one", placed)
+	}
+	if n := metric(t, s, "cosmic_session_takeovers_total"); n != 0 {
+		t.Errorf("%v session takeovers (4409), want none", n)
 	}
 	s.requireConverged(t, "lou", a, b)
+}
+
+// Without Web Locks a duplicated tab cannot tell it is one and resumes the
+// original's session, which takes it over (4409). The original must not
+// fight back by resuming that session: it starts a new one, once, and both
+// tabs end open and in sync.
+func TestDuplicatedTabWithoutWebLocks(t *testing.T) {
+	s := startServer(t, serverOptions{})
+	a := newDevice(t, "original")
+	err := a.ctx.AddInitScript(playwright.Script{Content: playwright.String(
+		`Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true });`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.openGame(s.URL(), "mia", "")
+	if _, err := a.page.Evaluate(`() => ` + recordStates); err != nil {
+		t.Fatal(err)
+	}
+	popup, err := a.page.ExpectPopup(func() error {
+		_, err := a.page.Evaluate(`() => { window.open(location.href, '_blank'); }`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a.adoptPage("duplicate", popup)
+	b.waitState("open", 15*time.Second)
+	a.waitFor(`() => window.__states.length > 1 && document.querySelector('[data-testid="connection-state"]').dataset.state === 'open'`,
+		15*time.Second, "the original taken over, then open again on a new session")
+	if _, err := b.page.Evaluate(`() => ` + recordStates); err != nil {
+		t.Fatal(err)
+	}
+	known := s.view("mia").State.Bodies
+	a.place("planet", 0.6, 0.3)
+	a.waitQueue(0, 10*time.Second)
+	if placed := newBodies(s.waitServerBodies(t, "mia", len(known)+1, 5*time.Second), known); len(placed) != 1 {
+		t.Errorf("the server gained bodies %q from the original's planet, want one", placed)
+	}
+	b.waitBodies(a.bodyCount(), 5*time.Second)
+	hold := time.Now().Add(3 * time.Second)
+	for time.Now().Before(hold) {
+		if sa, sb := a.connState(), b.connState(); sa != "open" || sb != "open" {
+			t.Fatalf("original %q, duplicate %q: both must stay open", sa, sb)
+		}
+		time.Sleep(100 * time.Millisecond) // sampling interval of the hold
+	}
+	if n := metric(t, s, "cosmic_session_takeovers_total"); n != 1 {
+		t.Errorf("%v session takeovers, want exactly the duplicate's one: the original must not take its session back", n)
+	}
+	if got := b.statesSeen(); len(got) != 1 || got[0] != "open" {
+		t.Errorf("the duplicate's states once open: %q, want only open", got)
+	}
+	t.Logf("the original's states: %q", a.statesSeen())
+	s.requireConverged(t, "mia", a, b)
 }
 
 // Without IndexedDB the queue falls back to a localStorage key of the
