@@ -171,9 +171,22 @@ function sessionStore(tabId: string, user: string): KeyValueStorage {
   };
 }
 
+/** tabStorage is sessionStorage for the tab id; it may throw (privacy modes), and a tab without it still plays. */
 const tabStorage: KeyValueStorage = {
-  get: (k) => sessionStorage.getItem(k),
-  set: (k, v) => sessionStorage.setItem(k, v),
+  get: (k) => {
+    try {
+      return sessionStorage.getItem(k);
+    } catch {
+      return null;
+    }
+  },
+  set: (k, v) => {
+    try {
+      sessionStorage.setItem(k, v);
+    } catch {
+      // Without it a reload counts as a new tab; its queue is then adopted like a closed tab's.
+    }
+  },
 };
 
 const localStore: KeyValueStorage = {

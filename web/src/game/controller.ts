@@ -116,8 +116,8 @@ export interface GameControllerOptions {
 /**
  * MAX_ACTION_AGE_MS is 30 days: the server answers a replayed action id
  * from its idempotency record for at least that long after applying it, and
- * no longer (docs/protocol.md §2: "the client does not replay an action
- * older than that"). Past it, a replay of an action the server did apply
+ * no longer (docs/protocol.md §10, "Age bound": the client does not replay
+ * an action older than that). Past it, a replay of an action the server did apply
  * could be applied again, so the client drops it instead. The age counts
  * from `queued_at`, when the player acted on this device.
  */
@@ -144,6 +144,11 @@ export const MAX_INTERNAL_RETRIES = 3;
  *   an id at most once, CONTRACT §2).
  * - `Error` naming a queued action: `rate_limited` and `internal` resend it
  *   later with the same id; any other code drops it with an error toast.
+ * - Actions queued more than {@link MAX_ACTION_AGE_MS} ago are dropped
+ *   with a toast before any replay, never sent.
+ * - Other tabs: {@link GameController.adoptQueue} takes over a closed
+ *   tab's queue, {@link GameController.setPeerPending} draws a live tab's
+ *   pending actions (`tabs.ts` drives both).
  * - `ActionResult` resolves the action: success is a toast (the action
  *   leaves the queue once the state holding it is confirmed, so nothing
  *   flickers); failure is an error toast and the optimistic change rolls
