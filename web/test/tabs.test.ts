@@ -320,6 +320,24 @@ describe('TabWatcher: a closed tab\'s queue is adopted', () => {
   });
 });
 
+describe('TabWatcher.dispose', () => {
+  it('a disposed watcher (logout) adopts nothing', async () => {
+    const w = world();
+    const a = await openTab(w, 'a');
+    const b = await openTab(w, 'b');
+    online(w, a);
+    online(w, b);
+    b.conn.drop();
+    const ids = offlineActions(b, 1, 0);
+    await b.game.flush();
+    a.watcher.dispose();
+    closeTab(b);
+    await settle();
+    assert.deepEqual(pendingIds(a), []);
+    assert.deepEqual(unwrapPending((await w.store.load('alice', 'b'))!).map((p) => p.id), ids, 'left for another tab');
+  });
+});
+
 describe('TabPeers: tabs draw each other\'s pending actions', () => {
   it('an action queued in one tab is drawn, not queued, in the other; it leaves both once the server applied it', async () => {
     const w = world();
@@ -344,6 +362,24 @@ describe('TabPeers: tabs draw each other\'s pending actions', () => {
     assert.equal(b.game.snapshot.peerPending, 0);
     assert.equal(b.game.snapshot.predictedText, w.server.state);
     assert.deepEqual(b.conn.actions(), [], 'b never sent a\'s action');
+  });
+
+  it('without Web Locks a goodbye forgets the tab\'s actions (nobody will adopt them)', async () => {
+    const w = world();
+    const a = await openTab(w, 'a');
+    online(w, a);
+    const channel = w.channels.channel();
+    const peers = new TabPeers({ tab: 'a2', channel, game: a.game, forgetOnBye: true });
+    peers.start();
+    const other = w.channels.channel();
+    const p = { id: 'x.y-1', type: 'Research' as const, data: { topic: 'stellar_fusion' }, queued_at: T0 };
+    other.postMessage({ kind: 'pending', tab: 'z', pending: [p] });
+    assert.equal(a.game.snapshot.peerPending, 1);
+    other.postMessage({ kind: 'bye', tab: 'z' });
+    assert.equal(a.game.snapshot.peerPending, 0);
+    other.postMessage({ kind: 'pending', tab: 'z', pending: 'nonsense' });
+    assert.equal(a.game.snapshot.peerPending, 0, 'malformed messages are ignored');
+    peers.dispose();
   });
 
   it('a tab that starts later hears the others\' pending actions (hello)', async () => {
