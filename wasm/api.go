@@ -75,6 +75,7 @@ var functions = map[string]func(m *module, args []string) (any, error){
 	"settleResources": (*module).settleResources,
 	"balance":         (*module).balance,
 	"queuePush":       (*module).queuePush,
+	"queueAdopt":      (*module).queueAdopt,
 	"queueResolve":    (*module).queueResolve,
 	"queueRebase":     (*module).queueRebase,
 	"queuePredict":    (*module).queuePredict,
@@ -631,6 +632,35 @@ func pushError(err error) error {
 		return ruleError(err)
 	}
 	return &apiError{Code: protocol.CodeInvalidData, Message: err.Error()}
+}
+
+// queueAdopt(queue, pending) → {queue, adopted}: pending {id, type, data,
+// queued_at} appended without the rules' check (offline.Queue.Adopt);
+// adopted is false, and the queue unchanged, when the id is already queued.
+func (m *module) queueAdopt(args []string) (any, error) {
+	qd, err := m.queueArg(args)
+	if err != nil {
+		return nil, err
+	}
+	pText, err := arg(args, 1, "pending")
+	if err != nil {
+		return nil, err
+	}
+	var p offline.Pending
+	if err := json.Unmarshal([]byte(pText), &p); err != nil {
+		return nil, badInput("pending: %v", err)
+	}
+	q := qd.queue()
+	switch err := q.Adopt(p); {
+	case errors.Is(err, offline.ErrDuplicate):
+		return docObject("adopted,queue", qd.text, jsonBool(false), nil), nil
+	case err != nil:
+		return nil, pushError(err)
+	}
+	if qd, err = m.keepQueue(q, qd.confirmed); err != nil {
+		return nil, err
+	}
+	return docObject("adopted,queue", qd.text, jsonBool(true), nil), nil
 }
 
 // queueResolve(queue, id) → {queue, resolved}.

@@ -415,3 +415,29 @@ func TestSmallFunctions(t *testing.T) {
 		t.Errorf("applyAction = %s", v)
 	}
 }
+
+// TestQueueAdopt: queueAdopt keeps an action the rules would refuse, and
+// answers adopted=false, the queue unchanged, for an id already queued.
+func TestQueueAdopt(t *testing.T) {
+	p := `{"id":"t2.x-1","type":"Research","data":{"topic":"stellar_fusion"},"queued_at":7}`
+	v := ok(t, "queueAdopt", "", p)
+	q := field[string](t, v, "queue")
+	if !field[bool](t, v, "adopted") {
+		t.Fatalf("queueAdopt on an empty queue: %s", v)
+	}
+	var pending []struct {
+		ID       string `json:"id"`
+		QueuedAt int64  `json:"queued_at"`
+	}
+	if err := json.Unmarshal(ok(t, "queuePending", q), &pending); err != nil || len(pending) != 1 ||
+		pending[0].ID != "t2.x-1" || pending[0].QueuedAt != 7 {
+		t.Errorf("pending after adopt = %+v (%v), want t2.x-1 queued at 7", pending, err)
+	}
+	again := ok(t, "queueAdopt", q, p)
+	if field[bool](t, again, "adopted") || field[string](t, again, "queue") != q {
+		t.Errorf("second adopt of one id = %s, want adopted false and the same queue", again)
+	}
+	if a := invoke(t, "queueAdopt", q, `{"id":"t2.x-2","type":"Research","data":{"topic":3}}`); a.OK || a.Code != "invalid_data" {
+		t.Errorf("adopt of undecodable data = %+v, want invalid_data", a)
+	}
+}

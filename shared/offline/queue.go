@@ -76,6 +76,30 @@ func (q *Queue) Push(p Pending) (rules.Outcome, error) {
 	return out, nil
 }
 
+// Adopt appends an action that another queue already accepted (a closed
+// tab's, or one migrated from older storage), keeping its id and QueuedAt.
+// Unlike Push it neither needs a confirmed state nor asks the rules: the
+// action was predicted when the player made it, and only the server's answer
+// may drop it now; if the rules refuse it on this queue's prediction it is
+// reported as Skipped like any other. It is still decoded, so what is queued
+// is what the server accepts, and an id already queued is refused with
+// ErrDuplicate, so one queue never replays an id twice. MaxPending does not
+// apply: refusing would lose an action the player was told is queued.
+func (q *Queue) Adopt(p Pending) error {
+	for _, e := range q.Pending {
+		if e.ID == p.ID {
+			return ErrDuplicate
+		}
+	}
+	_, data, err := decodeAction(p)
+	if err != nil {
+		return err
+	}
+	p.Data = data
+	q.Pending = append(q.Pending, p)
+	return nil
+}
+
 // Resolve removes the action with id, whatever the server answered, and
 // reports whether it was queued. The caller rebases when the answer's state
 // arrives.

@@ -205,3 +205,37 @@ func TestPredictEmpty(t *testing.T) {
 		t.Error("Resolve on an empty queue reported true")
 	}
 }
+
+// TestAdopt: another tab's actions join a queue with their ids and times,
+// with no confirmed state and whatever the rules say, each id at most once.
+func TestAdopt(t *testing.T) {
+	var q offline.Queue
+	star := offline.Pending{ID: "t2.x-1", Type: protocol.TypeCreateCelestialBody, QueuedAt: 42,
+		Data: json.RawMessage(`{"body_type":"star","position":{"x":1,"y":2,"z":3},"extra":1}`)}
+	if err := q.Adopt(star); err != nil {
+		t.Fatalf("Adopt without a confirmed state: %v", err)
+	}
+	if err := q.Adopt(star); !errors.Is(err, offline.ErrDuplicate) {
+		t.Errorf("Adopt of a queued id = %v, want ErrDuplicate", err)
+	}
+	bad := offline.Pending{ID: "t2.x-2", Type: protocol.TypeResearch, Data: json.RawMessage(`{"topic":7}`)}
+	if err := q.Adopt(bad); err == nil {
+		t.Error("Adopt accepted data the server would refuse to decode")
+	}
+	// A garden too poor for a star: Push refuses, Adopt keeps it, Predict skips it.
+	poor := rules.New("alice", 0)
+	poor.Resources = game.Resources{}
+	q.Rebase(1, poor)
+	if _, err := q.Push(offline.Pending{ID: "mine", Type: star.Type, Data: star.Data}); err == nil {
+		t.Fatal("Push of an unaffordable star succeeded; the test needs a refusal")
+	}
+	if len(q.Pending) != 1 || q.Pending[0].ID != star.ID || q.Pending[0].QueuedAt != 42 {
+		t.Fatalf("pending = %+v, want the adopted star with its id and time", q.Pending)
+	}
+	if got := string(q.Pending[0].Data); got != `{"body_type":"star","position":{"x":1,"y":2,"z":3}}` {
+		t.Errorf("adopted data = %s, want the re-encoded data", got)
+	}
+	if _, skipped := q.Predict(); len(skipped) != 1 || skipped[0].ID != star.ID {
+		t.Errorf("skipped = %+v, want the adopted star", skipped)
+	}
+}

@@ -13,7 +13,25 @@
 
 import { Connection, type ConnectionOptions, type KeyValueStorage } from './conn/index.js';
 import { loadCore, unwrap, type Balance, type Core } from './core/index.js';
-import { GameController, quote, type GameSnapshot, type Quotes } from './game/index.js';
+import {
+  GameController,
+  IndexedDbQueueStore,
+  TabPeers,
+  TabWatcher,
+  WebStorageQueueStore,
+  adoptLegacy,
+  channelName,
+  claimTab,
+  quote,
+  readLegacyQueue,
+  removeLegacyQueue,
+  type GameSnapshot,
+  type QueueStore,
+  type Quotes,
+  type SavedQueue,
+  type TabClaim,
+  type TabLocks,
+} from './game/index.js';
 import { authFromToken, devLogin, DevLoginError, loadAuth, saveAuth, tokenProvider, type Auth } from './ui/auth.js';
 import { ConnectionBadge } from './ui/badge.js';
 import { byTestId } from './ui/dom.js';
@@ -36,6 +54,8 @@ export interface CosmicDebug {
   setToken(token: string): void;
   /** Counters of the game controller. */
   stats(): Record<string, number>;
+  /** This tab's id, whether it started as a duplicate of another tab, and where its queue persists. */
+  tab(): { id: string; duplicate: boolean; store: string; peerPending: number };
 }
 
 declare global {
@@ -66,6 +86,7 @@ const ui = {
   energyRate: byTestId('energy-rate'),
   bodyCount: byTestId('body-count'),
   queue: byTestId('queue-size'),
+  storageNote: byTestId('storage-note'),
   user: document.querySelector('.user') as HTMLElement,
   userName: byTestId('user-name'),
   logout: byTestId<HTMLButtonElement>('logout'),
@@ -84,18 +105,30 @@ const badge = new ConnectionBadge(
 );
 picker.onSelect = (type) => view.select(type);
 
-/** Session is one signed-in player: a connection and a controller. */
+/** Session is one signed-in player: a connection, a controller, and the ties to the other tabs. */
 interface Session {
   auth: Auth;
   conn: Connection;
   game: GameController;
+  watcher: TabWatcher | undefined;
+  peers: TabPeers | undefined;
   timers: number[];
+}
+
+/** Tab is this page's identity among the browser's tabs (`game/tabs.ts`) and its queue store. */
+interface Tab {
+  claim: TabClaim;
+  store: QueueStore;
+  locks: TabLocks | undefined;
 }
 
 let core: Core | undefined;
 let balance: Balance | undefined;
 let devMode = false;
 let session: Session | undefined;
+let tab: Tab | undefined;
+/** Bumped by every start and stop, so an asynchronous start that was overtaken gives up. */
+let generation = 0;
 let quotes: { key: string; value: Quotes } | undefined;
 let placedOnce = false;
 
@@ -117,20 +150,87 @@ window.cosmicDebug = {
     saveAuth(auth);
   },
   stats: () => ({ ...(session?.game.snapshot.stats ?? {}) }),
+  tab: () => ({
+    id: tab?.claim.id ?? '',
+    duplicate: tab?.claim.duplicate ?? false,
+    store: tab?.store.kind ?? '',
+    peerPending: session?.game.snapshot.peerPending ?? 0,
+  }),
 };
 
-/** sessionStore keeps the connection's session per tab (CONTRACT §5.2: tabs must not share one) and per user. */
-function sessionStore(user: string): KeyValueStorage {
+/**
+ * sessionStore keeps the connection's session per tab (CONTRACT §5.2: tabs
+ * must not share one) and per user. The keys carry the tab id: a duplicated
+ * tab, which gets a copy of sessionStorage but a new tab id, does not see
+ * (and resume) the original's session.
+ */
+function sessionStore(tabId: string, user: string): KeyValueStorage {
   return {
-    get: (k) => sessionStorage.getItem(`${user}:${k}`),
-    set: (k, v) => sessionStorage.setItem(`${user}:${k}`, v),
+    get: (k) => sessionStorage.getItem(`${tabId}:${user}:${k}`),
+    set: (k, v) => sessionStorage.setItem(`${tabId}:${user}:${k}`, v),
   };
 }
+
+/** tabStorage is sessionStorage for the tab id; it may throw (privacy modes), and a tab without it still plays. */
+const tabStorage: KeyValueStorage = {
+  get: (k) => {
+    try {
+      return sessionStorage.getItem(k);
+    } catch {
+      return null;
+    }
+  },
+  set: (k, v) => {
+    try {
+      sessionStorage.setItem(k, v);
+    } catch {
+      // Without it a reload counts as a new tab; its queue is then adopted like a closed tab's.
+    }
+  },
+};
 
 const localStore: KeyValueStorage = {
   get: (k) => localStorage.getItem(k),
   set: (k, v) => localStorage.setItem(k, v),
 };
+
+function randomId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * openTab claims this tab's id and opens the queue store: IndexedDB, or
+ * per-tab `localStorage` keys where IndexedDB is missing (the page says so).
+ */
+async function openTab(): Promise<Tab> {
+  const locks = (navigator as { locks?: TabLocks }).locks;
+  const claim = await claimTab({ storage: tabStorage, locks, newId: randomId });
+  let store: QueueStore;
+  try {
+    store = await IndexedDbQueueStore.open();
+  } catch {
+    store = new WebStorageQueueStore(localStorage);
+    ui.storageNote.hidden = false;
+  }
+  return { claim, store, locks };
+}
+
+/**
+ * seedFrom gives a tab without a record of its own (a new or duplicated
+ * tab) the newest garden another tab of this browser saved, without that
+ * tab's pending actions, so it can draw the garden before it connects.
+ */
+function seedFrom(recs: SavedQueue[], c: Core, tabId: string): SavedQueue | undefined {
+  let best: SavedQueue | undefined;
+  for (const r of recs) {
+    if (r.confirmed !== null && (best?.confirmed == null || r.confirmed.version > best.confirmed.version)) best = r;
+  }
+  if (best?.confirmed == null) return undefined;
+  const q = c.queueRebase('', best.confirmed.version, best.confirmed.state);
+  if (!q.ok) return undefined;
+  return { ...best, tab: tabId, queue: q.value.queue, awaiting: {} };
+}
 
 function connectionOptions(auth: Auth): ConnectionOptions {
   const q = new URLSearchParams(location.search);
@@ -144,7 +244,7 @@ function connectionOptions(auth: Auth): ConnectionOptions {
     tokenProvider: tokenProvider(devMode, (next) => {
       if (session !== undefined) session.auth = next;
     }),
-    storage: sessionStore(auth.user),
+    storage: sessionStore(tab?.claim.id ?? 'no-tab', auth.user),
   };
   const maxRetries = num('maxRetries');
   if (maxRetries !== undefined) opts.maxRetries = Math.floor(maxRetries);
@@ -250,27 +350,85 @@ function showRates(): void {
 // ---------------------------------------------------------------------------
 // Session lifecycle
 
-function start(auth: Auth): void {
-  if (core === undefined) return;
+/**
+ * start signs `auth.user` in on this tab: loads the tab's saved queue (or
+ * seeds one), builds the connection and the controller, adopts the queues
+ * of the user's closed tabs and of the legacy shared key, and joins the
+ * other tabs' channel.
+ */
+async function start(auth: Auth): Promise<void> {
+  const c = core;
+  const t = tab;
+  if (c === undefined || t === undefined) return;
   stop();
+  const gen = ++generation;
   ui.login.hidden = true;
   ui.noLogin.hidden = true;
   ui.user.hidden = false;
   ui.userName.textContent = auth.user;
+  const user = auth.user;
+  let saved: SavedQueue | undefined;
+  let others: SavedQueue[] = [];
+  try {
+    [saved, others] = await Promise.all([t.store.load(user, t.claim.id), t.store.list(user)]);
+  } catch {
+    // An unreadable store: play on from the server's state.
+  }
+  if (gen !== generation) return;
+  saved ??= seedFrom(others, c, t.claim.id);
   const conn = new Connection(connectionOptions(auth));
-  const game = new GameController({ core, conn, storage: localStore, userId: auth.user });
-  const s: Session = { auth, conn, game, timers: [] };
+  const game = new GameController({ core: c, conn, store: t.store, tab: t.claim.id, userId: user, ...(saved ? { saved } : {}) });
+  const s: Session = { auth, conn, game, watcher: undefined, peers: undefined, timers: [] };
   session = s;
   game.on('change', render);
   // Rule messages name topics and types as on the wire (stellar_fusion).
-  game.on('toast', (t) => toasts.show({ ...t, message: humanize(t.message) }));
+  game.on('toast', (m) => toasts.show({ ...m, message: humanize(m.message) }));
+  game.dropExpired();
+  const adopted = (n: number): void => {
+    if (n > 0) toasts.show({ kind: 'info', message: `${n} action(s) queued in a closed tab will be sent from this one.` });
+  };
+  if (t.locks !== undefined) {
+    s.watcher = new TabWatcher({
+      user,
+      tab: t.claim.id,
+      store: t.store,
+      locks: t.locks,
+      game,
+      onAdopted: (_tab, n) => adopted(n),
+    });
+    void s.watcher.start().catch(() => undefined);
+  }
+  const legacy = readLegacyQueue(localStore, user);
+  if (legacy !== undefined) {
+    void adoptLegacy(game, legacy, () => removeLegacyQueue((k) => localStorage.removeItem(k), user))
+      .then(adopted)
+      .catch(() => undefined); // the key stays; adopted again next time, harmlessly
+  }
+  if (typeof BroadcastChannel === 'function') {
+    const watcher = s.watcher;
+    s.peers = new TabPeers({
+      tab: t.claim.id,
+      channel: new BroadcastChannel(channelName(user)),
+      game,
+      onPeer: (peer) => watcher?.watch(peer),
+      forgetOnBye: watcher === undefined,
+    });
+    s.peers.start();
+  }
   conn.on('state', ({ newState, oldState }) => {
     badge.update(newState);
     if (newState.kind === 'failed' && newState.reason === 'auth' && oldState.kind !== 'failed') {
       toasts.show({ kind: 'error', message: 'The server refused the sign-in. Log out and sign in again.' });
     }
     if (newState.kind === 'closed' && newState.reason === 'taken_over') {
-      toasts.show({ kind: 'info', message: 'This garden is open in another tab; this one stopped syncing.' });
+      // Another connection resumed this tab's session (a copy of this tab
+      // that could not tell, without Web Locks). The connection has
+      // forgotten the session; a new one does not fight the other tab for
+      // it (CONTRACT §6: do not reconnect *this* session).
+      toasts.show({ kind: 'info', message: 'Another tab took over this tab\'s session; starting a new one.' });
+      queueMicrotask(() => {
+        if (session === s) conn.connect();
+      });
     }
   });
   conn.on('Error', (m) => {
@@ -282,10 +440,13 @@ function start(auth: Auth): void {
 }
 
 function stop(): void {
+  generation++;
   const s = session;
   if (s === undefined) return;
   session = undefined;
   for (const t of s.timers) clearInterval(t);
+  s.watcher?.dispose();
+  s.peers?.dispose();
   s.conn.close();
   s.game.dispose();
 }
@@ -314,7 +475,7 @@ ui.login.addEventListener('submit', (e) => {
     .then((token) => {
       const auth = { user: authFromToken(token)?.user ?? user, token };
       saveAuth(auth);
-      start(auth);
+      return start(auth);
     })
     .catch((err: unknown) => {
       ui.loginError.textContent = err instanceof DevLoginError ? err.message : 'Sign-in failed.';
@@ -368,12 +529,13 @@ async function boot(): Promise<void> {
   window.cosmicDebug.wasmStartMs = loaded.timing.totalMs;
   window.cosmicDebug.wasmTiming = { ...loaded.timing, readyAt: performance.now() };
   balance = unwrap(loaded.balance());
+  tab = await openTab();
   picker.build(balance);
   research.build(balance);
   ui.loading.hidden = true;
   const auth = loadAuth();
   if (auth === undefined) showLogin();
-  else start(auth);
+  else await start(auth);
 }
 
 void boot();

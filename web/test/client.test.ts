@@ -563,6 +563,19 @@ describe('Connection: close and action ids', () => {
     assert.notEqual(ids[0], ids[2]);
   });
 
+  it('newActionId is printable ASCII, so always valid UTF-8 (the server refuses ids with lone surrogates, §2)', () => {
+    const storage = new MemoryStorage();
+    // A device id that is not ours (tampered with, or from an old version) is replaced, not used.
+    storage.set('cosmic.conn.device', '\ud800\udc00\ud800');
+    const conn = setup({}, { storage }).conn;
+    for (let i = 0; i < 50; i++) {
+      const id = conn.newActionId();
+      assert.match(id, /^[0-9a-f]+\.[0-9a-f]+-[0-9]+$/);
+      assert.ok(new TextEncoder().encode(id).length <= 64);
+      assert.equal(new TextDecoder('utf-8', { fatal: true }).decode(new TextEncoder().encode(id)), id);
+    }
+  });
+
   it('state events carry old and new state and fire only on change', async () => {
     const h = setup();
     const changes: [string, string][] = [];

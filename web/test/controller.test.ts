@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 
-import type { Core } from '../src/core/index.js';
+import { unwrap, type Core } from '../src/core/index.js';
 import {
   GameController,
+  MAX_ACTION_AGE_MS,
   MAX_INTERNAL_RETRIES,
   RATE_LIMITED_RESEND_MS,
-  STORAGE_PREFIX,
+  WebStorageQueueStore,
   type GameControllerOptions,
+  type QueueStore,
   type Toast,
 } from '../src/game/index.js';
-import { MemoryStorage } from './fakes.js';
+import { MemoryWebStorage } from './fakes.js';
 import { FakeConn, FakeServer, garden } from './game.js';
 import { testCore } from './wasm.js';
 
@@ -25,7 +27,7 @@ interface Harness {
   game: GameController;
   conn: FakeConn;
   server: FakeServer;
-  storage: MemoryStorage;
+  store: QueueStore;
   toasts: Toast[];
   clock: { now: number };
   timers: (() => void)[];
@@ -34,13 +36,14 @@ interface Harness {
 function setup(over: Partial<GameControllerOptions> & { server?: FakeServer; prefix?: string } = {}): Harness {
   const clock = { now: T0 };
   const conn = (over.conn as FakeConn | undefined) ?? new FakeConn(over.prefix);
-  const storage = (over.storage as MemoryStorage | undefined) ?? new MemoryStorage();
+  const store = over.store ?? new WebStorageQueueStore(new MemoryWebStorage());
   const server = over.server ?? new FakeServer(core, garden('alice', T0));
   const timers: (() => void)[] = [];
   const game = new GameController({
     core,
     conn,
-    storage,
+    store,
+    tab: 'tab-1',
     userId: 'alice',
     now: () => clock.now,
     setTimeout: (fn) => timers.push(fn),
@@ -48,7 +51,7 @@ function setup(over: Partial<GameControllerOptions> & { server?: FakeServer; pre
   });
   const toasts: Toast[] = [];
   game.on('toast', (t) => toasts.push(t));
-  return { game, conn, server, storage, toasts, clock, timers };
+  return { game, conn, server, store, toasts, clock, timers };
 }
 
 /** connect opens the connection and delivers the server's full state, as for a new session. */
@@ -162,10 +165,12 @@ describe('GameController: actions', () => {
     );
   });
 
-  it('a local rule refusal is an error toast at once; nothing is queued or sent', () => {
+  it('a local rule refusal is an error toast at once; nothing is queued or sent', async () => {
     const h = setup();
     connect(h);
-    const before = h.storage.get(STORAGE_PREFIX + 'alice');
+    await h.game.flush();
+    const before = await h.store.load('alice', 'tab-1');
+    assert.ok(before !== undefined);
     const r = h.game.createBody('black_hole', { x: 0, y: 0, z: 0 });
     assert.equal(r.ok, false);
     assert.ok(!r.ok && r.code === 'rejected');
@@ -176,7 +181,8 @@ describe('GameController: actions', () => {
     assert.match(h.toasts[0]?.message ?? '', /requires research/);
     assert.deepEqual(h.conn.sent, []);
     assert.deepEqual(pendingIds(h), []);
-    assert.equal(h.storage.get(STORAGE_PREFIX + 'alice'), before);
+    await h.game.flush();
+    assert.deepEqual(await h.store.load('alice', 'tab-1'), before);
   });
 
   it('before the first state there is nothing to predict on: an error toast, nothing queued', () => {
@@ -186,10 +192,10 @@ describe('GameController: actions', () => {
     assert.equal(h.toasts[0]?.kind, 'error');
   });
 
-  it('offline pushes persist and replay, in order and with their original ids, after a reload', () => {
-    const storage = new MemoryStorage();
+  it('offline pushes persist and replay, in order and with their original ids, after a reload', async () => {
+    const store = new WebStorageQueueStore(new MemoryWebStorage());
     const server = new FakeServer(core, garden('alice', T0));
-    const first = setup({ storage, server, prefix: 'dev.tab1' });
+    const first = setup({ store, server, prefix: 'dev.tab1' });
     connect(first);
     first.conn.drop();
     first.clock.now += 5000;
@@ -206,7 +212,10 @@ describe('GameController: actions', () => {
 
     // Reload: a new page, a new connection (new id prefix), the same storage.
     first.game.dispose();
-    const second = setup({ storage, server, prefix: 'dev.tab1b' });
+    await first.game.flush();
+    const saved = await store.load('alice', 'tab-1');
+    assert.ok(saved !== undefined);
+    const second = setup({ store, server, prefix: 'dev.tab1b', saved });
     assert.deepEqual(pendingIds(second), ids, 'the queue survived the reload');
     assert.deepEqual(bodyIds(second), [`b-${a.id}`, `b-${c.id}`]);
     assert.equal(second.game.snapshot.confirmed?.hash, server.hash);
@@ -360,14 +369,17 @@ describe('GameController: actions', () => {
     assert.deepEqual(h.toasts, []);
   });
 
-  it('ignores a corrupt or foreign storage entry', () => {
-    const storage = new MemoryStorage();
-    storage.set(STORAGE_PREFIX + 'alice', '{not json');
-    const h = setup({ storage });
+  it('ignores a corrupt or foreign storage entry', async () => {
+    const mem = new MemoryWebStorage();
+    const store = new WebStorageQueueStore(mem);
+    mem.setItem('cosmic.queue.v2.alice/tab-1', '{not json');
+    assert.equal(await store.load('alice', 'tab-1'), undefined);
+    mem.setItem('cosmic.queue.v2.alice/tab-1', JSON.stringify({ v: 2, user: 'mallory', tab: 'tab-1', confirmed: null, queue: '', awaiting: {} }));
+    assert.equal(await store.load('alice', 'tab-1'), undefined);
+    // A record the core cannot read is not restored either.
+    const h = setup({ saved: { v: 2, user: 'alice', tab: 'tab-1', confirmed: null, queue: '{"pending":7}', awaiting: {}, savedAt: 0 } });
     assert.equal(h.game.snapshot.predicted, null);
-    storage.set(STORAGE_PREFIX + 'alice', JSON.stringify({ v: 1, user: 'mallory', confirmed: null, queue: '', awaiting: {} }));
-    const h2 = setup({ storage });
-    assert.equal(h2.game.snapshot.predicted, null);
+    assert.deepEqual(h.game.snapshot.pending, []);
   });
 
   it('projects resources with growth for display, without changing the model', () => {
@@ -379,5 +391,109 @@ describe('GameController: actions', () => {
     assert.equal(h.game.snapshot.predictedText, before);
     const p = h.game.preview('CreateCelestialBody', { body_type: 'star', position: { x: 0, y: 0, z: 0 } });
     assert.ok(p.ok);
+  });
+});
+
+describe('GameController: the 30-day bound on replays', () => {
+  it('is 30 days, the server\'s idempotency window (docs/protocol.md §2)', () => {
+    assert.equal(MAX_ACTION_AGE_MS, 30 * 24 * 60 * 60 * 1000);
+  });
+
+  it('drops, with one error toast, queued actions older than 30 days instead of replaying them', () => {
+    const h = setup();
+    connect(h);
+    h.conn.drop();
+    const old = h.game.createBody('asteroid', { x: 1, y: 1, z: 0 });
+    h.clock.now += 1000;
+    const fresh = h.game.research('stellar_fusion');
+    assert.ok(old.ok && fresh.ok);
+    // Exactly 30 days after the first: still within the bound.
+    h.clock.now = T0 + MAX_ACTION_AGE_MS;
+    h.conn.open(true);
+    assert.deepEqual(h.conn.actions().map((m) => m.id), [old.id, fresh.id]);
+    h.conn.take();
+    h.conn.drop();
+    // One millisecond later the first is past it; the second is not.
+    h.clock.now += 1;
+    h.conn.open(true);
+    assert.deepEqual(h.conn.actions().map((m) => m.id), [fresh.id], 'the old one is not sent');
+    assert.deepEqual(pendingIds(h), [fresh.id]);
+    assert.deepEqual(bodyIds(h), [], 'and no longer drawn');
+    const toast = h.toasts.at(-1);
+    assert.equal(toast?.kind, 'error');
+    assert.match(toast?.message ?? '', /older than 30 days was dropped/);
+  });
+
+  it('drops expired actions of a restored or adopted queue at once (the page calls dropExpired after a reload)', async () => {
+    const store = new WebStorageQueueStore(new MemoryWebStorage());
+    const first = setup({ store });
+    connect(first);
+    first.conn.drop();
+    const ids = [first.game.createBody('moon', { x: 0, y: 0, z: 0 }), first.game.createBody('moon', { x: 9, y: 0, z: 0 })].map((r) => (r.ok ? r.id : ''));
+    await first.game.flush();
+    const saved = await store.load('alice', 'tab-1');
+    assert.ok(saved !== undefined);
+
+    const later = setup({ store, saved, tab: 'tab-2' });
+    later.clock.now = T0 + MAX_ACTION_AGE_MS + 1;
+    assert.equal(later.game.dropExpired(), 2);
+    assert.deepEqual(pendingIds(later), []);
+    assert.match(later.toasts[0]?.message ?? '', /^2 offline actions older than 30 days were dropped/);
+
+    const adopter = setup({ tab: 'tab-3' });
+    connect(adopter);
+    adopter.clock.now = T0 + MAX_ACTION_AGE_MS + 1;
+    assert.equal(adopter.game.adoptQueue(saved), 0, 'joined, then dropped as expired');
+    assert.deepEqual(pendingIds(adopter), []);
+    assert.deepEqual(adopter.conn.actions(), [], 'never sent');
+    assert.equal(ids.length, 2);
+  });
+});
+
+describe('GameController: other tabs\' queues', () => {
+  it('adoptQueue keeps ids and times, sends at once when open, and never takes an id twice', async () => {
+    const store = new WebStorageQueueStore(new MemoryWebStorage());
+    const other = setup({ store, tab: 'tab-2', prefix: 'dev.other' });
+    connect(other);
+    other.conn.drop();
+    other.clock.now += 7000;
+    const r = other.game.createBody('star', { x: 0, y: 0, z: 0 });
+    assert.ok(r.ok);
+    await other.game.flush();
+    const rec = await store.load('alice', 'tab-2');
+    assert.ok(rec !== undefined);
+
+    const h = setup({ store });
+    connect(h);
+    // A poorer garden here: the rules would refuse the star, but adopting keeps it (the server decides).
+    h.conn.deliver(h.server.replace({ ...h.server.parsed, resources: { energy: 0, stardust: 0 } }));
+    assert.equal(h.game.adoptQueue(rec), 1);
+    assert.deepEqual(h.game.snapshot.pending.map((p) => [p.id, p.queued_at]), [[r.id, T0 + 7000]]);
+    assert.deepEqual(h.game.snapshot.skipped.map((s) => s.id), [r.id], 'drawn as likely refused');
+    assert.deepEqual(h.conn.actions().map((m) => m.id), [r.id], 'sent at once');
+    assert.equal(h.game.adoptQueue(rec), 0, 'a second adoption adds nothing');
+    assert.deepEqual(pendingIds(h), [r.id]);
+  });
+
+  it('setPeerPending draws another tab\'s actions without queueing, persisting or sending them', async () => {
+    const h = setup();
+    connect(h);
+    const other = setup({ tab: 'tab-2', prefix: 'dev.other' });
+    connect(other);
+    other.conn.drop();
+    const r = other.game.createBody('planet', { x: 50, y: 50, z: 0 });
+    assert.ok(r.ok);
+    h.game.setPeerPending('tab-2', other.game.snapshot.pending);
+    assert.deepEqual(bodyIds(h), [`b-${r.id}`]);
+    assert.equal(h.game.snapshot.peerPending, 1);
+    assert.deepEqual(pendingIds(h), []);
+    h.conn.drop();
+    h.conn.open(true);
+    assert.deepEqual(h.conn.actions(), []);
+    await h.game.flush();
+    const saved = await h.store.load('alice', 'tab-1');
+    assert.deepEqual(saved?.queue === '' ? [] : unwrap(core.queuePending(saved?.queue ?? '')), []);
+    h.game.setPeerPending('tab-2', []);
+    assert.deepEqual(bodyIds(h), []);
   });
 });

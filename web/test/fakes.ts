@@ -142,6 +142,26 @@ export class MemoryStorage implements KeyValueStorage {
   }
 }
 
+/** MemoryWebStorage is a DOM `Storage` (`localStorage`) backed by a Map, in insertion order. */
+export class MemoryWebStorage {
+  readonly map = new Map<string, string>();
+  get length(): number {
+    return this.map.size;
+  }
+  key(index: number): string | null {
+    return [...this.map.keys()][index] ?? null;
+  }
+  getItem(key: string): string | null {
+    return this.map.get(key) ?? null;
+  }
+  setItem(key: string, value: string): void {
+    this.map.set(key, value);
+  }
+  removeItem(key: string): void {
+    this.map.delete(key);
+  }
+}
+
 /** jwt builds an unsigned token whose payload has `sub` and `exp` (seconds). */
 export function jwt(expSeconds: number, sub = 'alice', nonce = 0): string {
   const b64 = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url');
@@ -151,4 +171,136 @@ export function jwt(expSeconds: number, sub = 'alice', nonce = 0): string {
 /** flush lets pending promise callbacks (the token provider) run. */
 export function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * LockHub plays the browser's Web Locks manager for several tabs: exclusive
+ * locks by name, waiters granted in order, `ifAvailable` and `signal` as in
+ * the spec, and {@link FakeLocks.close} releasing what a tab held (its page
+ * went away).
+ */
+export class LockHub {
+  readonly held = new Map<string, FakeLocks>();
+  private readonly waiters = new Map<string, { client: FakeLocks; run: () => void }[]>();
+
+  client(): FakeLocks {
+    return new FakeLocks(this);
+  }
+
+  /** grant runs `run` now if `name` is free and nobody waits; else returns false. */
+  free(name: string): boolean {
+    return !this.held.has(name) && (this.waiters.get(name)?.length ?? 0) === 0;
+  }
+
+  enqueue(name: string, w: { client: FakeLocks; run: () => void }): void {
+    const list = this.waiters.get(name) ?? [];
+    list.push(w);
+    this.waiters.set(name, list);
+  }
+
+  dequeue(name: string, run: () => void): void {
+    const list = this.waiters.get(name);
+    if (list !== undefined) this.waiters.set(name, list.filter((w) => w.run !== run));
+  }
+
+  release(name: string): void {
+    this.held.delete(name);
+    const list = this.waiters.get(name) ?? [];
+    const next = list.shift();
+    next?.run();
+  }
+
+  dropClient(client: FakeLocks): void {
+    for (const [name, list] of this.waiters) this.waiters.set(name, list.filter((w) => w.client !== client));
+    for (const [name, holder] of [...this.held]) if (holder === client) this.release(name);
+  }
+}
+
+/** FakeLocks is one tab's `navigator.locks` on a {@link LockHub}. */
+export class FakeLocks {
+  closed = false;
+  constructor(private readonly hub: LockHub) {}
+
+  request(name: string, options: { ifAvailable?: boolean; signal?: AbortSignal }, callback: (lock: unknown) => unknown): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      if (this.closed) return; // a page that is gone gets nothing
+      const run = (): void => {
+        this.hub.held.set(name, this);
+        Promise.resolve()
+          .then(() => callback({ name, mode: 'exclusive' }))
+          .then(
+            (v) => {
+              if (this.hub.held.get(name) === this) this.hub.release(name);
+              resolve(v);
+            },
+            (err: unknown) => {
+              if (this.hub.held.get(name) === this) this.hub.release(name);
+              reject(err);
+            },
+          );
+      };
+      if (this.hub.free(name)) {
+        run();
+        return;
+      }
+      if (options.ifAvailable === true) {
+        Promise.resolve()
+          .then(() => callback(null))
+          .then(resolve, reject);
+        return;
+      }
+      const abort = (): void => {
+        this.hub.dequeue(name, run);
+        reject(new DOMException('The request was aborted.', 'AbortError'));
+      };
+      if (options.signal?.aborted === true) {
+        abort();
+        return;
+      }
+      options.signal?.addEventListener('abort', abort, { once: true });
+      this.hub.enqueue(name, { client: this, run });
+    });
+  }
+
+  /** close is the tab going away: its locks are released, its waiting requests dropped. */
+  close(): void {
+    this.closed = true;
+    this.hub.dropClient(this);
+  }
+}
+
+/** ChannelHub plays BroadcastChannel: a message reaches every other open channel of the hub, synchronously. */
+export class ChannelHub {
+  private readonly open = new Set<FakeChannel>();
+
+  channel(): FakeChannel {
+    const c = new FakeChannel(this);
+    this.open.add(c);
+    return c;
+  }
+
+  deliver(from: FakeChannel, message: unknown): void {
+    for (const c of [...this.open]) if (c !== from) c.onmessage?.({ data: structuredClone(message) });
+  }
+
+  remove(c: FakeChannel): void {
+    this.open.delete(c);
+  }
+}
+
+/** FakeChannel is one tab's BroadcastChannel on a {@link ChannelHub}. */
+export class FakeChannel {
+  onmessage: ((ev: { data: unknown }) => void) | null = null;
+  constructor(private readonly hub: ChannelHub) {}
+  postMessage(message: unknown): void {
+    this.hub.deliver(this, message);
+  }
+  close(): void {
+    this.hub.remove(this);
+  }
+}
+
+/** settle lets every pending promise callback and macrotask-free chain run (fake locks and stores resolve through microtasks). */
+export async function settle(rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }

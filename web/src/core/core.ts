@@ -23,6 +23,7 @@ import type {
   Prediction,
   QueuePushResult,
   QueueRebaseResult,
+  QueueAdoptResult,
   QueueResolveResult,
   QueueText,
   StateText,
@@ -184,6 +185,17 @@ export class Core {
    */
   queuePush(queue: QueueText, pending: PendingAction): CoreResult<QueuePushResult> {
     return this.call('queuePush', queue, JSON.stringify(pending));
+  }
+
+  /**
+   * queueAdopt appends an action another queue already accepted (a closed
+   * tab's) with its id and `queued_at`, without asking the rules: only the
+   * server's answer may drop it now. It needs no confirmed state; an id
+   * already queued gives `adopted: false`, so one queue never sends an id
+   * twice; malformed data gives a decode code.
+   */
+  queueAdopt(queue: QueueText, pending: PendingAction): CoreResult<QueueAdoptResult> {
+    return this.call('queueAdopt', queue, JSON.stringify(pending));
   }
 
   /** queueResolve removes the action `id`, whatever the server answered. */

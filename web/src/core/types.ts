@@ -34,6 +34,7 @@ export interface CosmicModule {
   settleResources(state: JsonText, now: number): string;
   balance(): string;
   queuePush(queue: JsonText, pending: JsonText): string;
+  queueAdopt(queue: JsonText, pending: JsonText): string;
   queueResolve(queue: JsonText, id: string): string;
   queueRebase(queue: JsonText, version: number, state: JsonText): string;
   queuePredict(queue: JsonText): string;
@@ -169,6 +170,12 @@ export interface QueueDocument {
 export interface QueuePushResult {
   queue: QueueText;
   outcome: ActionOutcome;
+}
+
+/** QueueAdoptResult: the new queue; `adopted` is false (the queue unchanged) when the id was already queued. */
+export interface QueueAdoptResult {
+  queue: QueueText;
+  adopted: boolean;
 }
 
 /** QueueResolveResult: the new queue; `resolved` is false when no action had that id. */

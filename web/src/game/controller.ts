@@ -17,7 +17,6 @@ import type {
   ServerMessageOf,
   Vec3,
 } from '../conn/protocol.js';
-import type { KeyValueStorage } from '../conn/client.js';
 import type {
   ActionOutcome,
   Core,
@@ -27,6 +26,9 @@ import type {
   QueueText,
   Skipped,
 } from '../core/index.js';
+import type { Confirmed, QueueStore, SavedQueue } from './store.js';
+
+export type { Confirmed } from './store.js';
 
 /**
  * GameConnection is the part of `Connection` the controller uses; tests
@@ -40,13 +42,6 @@ export interface GameConnection {
   on(type: 'StateUpdate', handler: (m: ServerMessageOf<'StateUpdate'>) => void): () => void;
   on(type: 'ActionResult', handler: (m: ServerMessageOf<'ActionResult'>) => void): () => void;
   on(type: 'Error', handler: (m: ServerMessageOf<'Error'>) => void): () => void;
-}
-
-/** Confirmed is the last state the server sent, as canonical text, with its version and hash (CONTRACT §4). */
-export interface Confirmed {
-  state: JsonText;
-  version: number;
-  hash: string;
 }
 
 /** ToastKind: `success` for accepted actions, `error` for refusals, `info` for the rest. */
@@ -77,8 +72,10 @@ export interface GameSnapshot {
   /** The confirmed state with every pending action applied; null before the first state. */
   predicted: GameState | null;
   predictedText: JsonText | null;
-  /** Pending actions in order (sent or not). */
+  /** This tab's pending actions in order (sent or not): what it replays. */
   pending: readonly PendingAction[];
+  /** Other tabs' pending actions drawn in `predicted` too ({@link GameController.setPeerPending}); never sent from here. */
+  peerPending: number;
   /** Pending actions the rules refuse on the predicted state; the server will most likely refuse them too. */
   skipped: readonly Skipped[];
   /** Live counters (the same object across snapshots). */
@@ -100,33 +97,37 @@ export type ActionAttempt =
 export interface GameControllerOptions {
   core: Core;
   conn: GameConnection;
-  /** Where the confirmed state and the queue persist (`localStorage`): a reload loses nothing. */
-  storage: KeyValueStorage;
+  /** Where this tab's confirmed state and queue persist after every change: a reload loses nothing. */
+  store: QueueStore;
+  /** This tab's id (`tabs.ts`): its record's key in `store`, with the user. */
+  tab: string;
+  /** The record this tab saved before (a reload), loaded from `store` by the caller; validated here. */
+  saved?: SavedQueue;
   /** The user (JWT `sub`) whose garden this is; part of the storage key. */
   userId: string;
+  /** Queued actions older than this (ms since `queued_at`) are dropped, not sent. Default {@link MAX_ACTION_AGE_MS}. */
+  maxActionAgeMs?: number;
   /** Wall clock, Unix ms. Default `Date.now`. */
   now?: () => number;
   /** Timer for resending rate-limited actions. Default the global `setTimeout`. */
   setTimeout?: (fn: () => void, ms: number) => unknown;
 }
 
-/** STORAGE_PREFIX + user id is the storage key of a garden. */
-export const STORAGE_PREFIX = 'cosmic.game.v1.';
+/**
+ * MAX_ACTION_AGE_MS is 30 days: the server answers a replayed action id
+ * from its idempotency record for at least that long after applying it, and
+ * no longer (docs/protocol.md §10, "Age bound": the client does not replay
+ * an action older than that). Past it, a replay of an action the server did apply
+ * could be applied again, so the client drops it instead. The age counts
+ * from `queued_at`, when the player acted on this device.
+ */
+export const MAX_ACTION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 /** RESYNC_RETRY_MS: a `GetState` still unanswered after this long may be sent again. */
 export const RESYNC_RETRY_MS = 5000;
 /** RATE_LIMITED_RESEND_MS: an action refused with `Error rate_limited` is sent again after this long (§5.6). */
 export const RATE_LIMITED_RESEND_MS = 1500;
 /** MAX_INTERNAL_RETRIES: an action answered `Error internal` is resent this many times before it is dropped. */
 export const MAX_INTERNAL_RETRIES = 3;
-
-interface Persisted {
-  v: 1;
-  user: string;
-  confirmed: Confirmed | null;
-  queue: QueueText;
-  /** Successful actions waiting for the state that holds them: id → version. */
-  awaiting: Record<string, number>;
-}
 
 /**
  * GameController follows the server's state and queues the player's
@@ -143,6 +144,11 @@ interface Persisted {
  *   an id at most once, CONTRACT §2).
  * - `Error` naming a queued action: `rate_limited` and `internal` resend it
  *   later with the same id; any other code drops it with an error toast.
+ * - Actions queued more than {@link MAX_ACTION_AGE_MS} ago are dropped
+ *   with a toast before any replay, never sent.
+ * - Other tabs: {@link GameController.adoptQueue} takes over a closed
+ *   tab's queue, {@link GameController.setPeerPending} draws a live tab's
+ *   pending actions (`tabs.ts` drives both).
  * - `ActionResult` resolves the action: success is a toast (the action
  *   leaves the queue once the state holding it is confirmed, so nothing
  *   flickers); failure is an error toast and the optimistic change rolls
@@ -154,9 +160,10 @@ interface Persisted {
 export class GameController {
   private readonly core: Core;
   private readonly conn: GameConnection;
-  private readonly storage: KeyValueStorage;
-  private readonly key: string;
+  private readonly store: QueueStore;
+  private readonly tab: string;
   private readonly userId: string;
+  private readonly maxActionAgeMs: number;
   private readonly now: () => number;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
 
@@ -169,6 +176,12 @@ export class GameController {
   private readonly retries = new Map<string, number>();
   private resyncSentAt: number | undefined;
   private readonly stats: GameStats = { hashMismatches: 0, resyncs: 0, sent: 0, replayed: 0 };
+  /** Other tabs' pending actions, by tab, drawn but never sent. */
+  private readonly peers = new Map<string, readonly PendingAction[]>();
+  /** The chain of store writes: one at a time, in order; {@link flush} waits for it. */
+  private writing: Promise<void> = Promise.resolve();
+  private writeQueued = false;
+  private writeError: unknown;
   private snap: GameSnapshot;
   private readonly handlers = new Map<keyof GameEvents, Set<(p: never) => void>>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -177,12 +190,14 @@ export class GameController {
     if (opts.userId === '') throw new TypeError('GameController: userId is required');
     this.core = opts.core;
     this.conn = opts.conn;
-    this.storage = opts.storage;
+    if (opts.tab === '') throw new TypeError('GameController: tab is required');
+    this.store = opts.store;
+    this.tab = opts.tab;
     this.userId = opts.userId;
-    this.key = STORAGE_PREFIX + opts.userId;
+    this.maxActionAgeMs = opts.maxActionAgeMs ?? MAX_ACTION_AGE_MS;
     this.now = opts.now ?? (() => Date.now());
     this.setTimer = opts.setTimeout ?? ((fn, ms) => globalThis.setTimeout(fn, ms));
-    this.restore();
+    if (opts.saved !== undefined) this.restore(opts.saved);
     this.snap = this.predict();
     for (const p of this.snap.pending) this.ours.add(p.id);
     this.unsubscribe.push(
@@ -203,6 +218,98 @@ export class GameController {
   /** snapshot is the current model. */
   get snapshot(): GameSnapshot {
     return this.snap;
+  }
+
+  /**
+   * flush resolves once every change so far is durably in the store, and
+   * rejects if the last write failed: what an adopting tab waits for before
+   * it deletes the adopted record.
+   */
+  flush(): Promise<void> {
+    return this.writing.then(() => {
+      if (this.writeError !== undefined) throw this.writeError;
+    });
+  }
+
+  /**
+   * adoptQueue merges another tab's saved queue into this one: each pending
+   * action with its original id and `queued_at` (an id already queued here
+   * is skipped, so this tab never sends one twice), the successes it was
+   * waiting on, and its confirmed state if newer. The actions are sent at
+   * once when open; the server answers ids it already applied from its
+   * idempotency record (CONTRACT §2), so adopting a queue twice is
+   * harmless. Returns how many actions joined. The caller deletes the
+   * adopted record only after {@link flush}.
+   */
+  adoptQueue(rec: SavedQueue): number {
+    const c = rec.confirmed;
+    if (c !== null && (this.confirmed === undefined || c.version > this.confirmed.version)) {
+      const h = this.core.hash(c.state);
+      if (h.ok && h.value === c.hash) this.adopt(c, false);
+    }
+    const joined: PendingAction[] = [];
+    const theirs = rec.queue === '' ? undefined : this.core.queuePending(rec.queue);
+    for (const p of theirs?.ok ? theirs.value : []) {
+      const r = this.core.queueAdopt(this.queue, p);
+      if (!r.ok || !r.value.adopted) continue;
+      this.queue = r.value.queue;
+      this.ours.add(p.id);
+      joined.push(p);
+      const v = rec.awaiting[p.id];
+      if (v !== undefined) this.awaiting.set(p.id, v);
+    }
+    this.peers.delete(rec.tab);
+    this.dropExpired();
+    this.changed();
+    // Expired ones left again at once: they are not sent, nor counted.
+    const kept = joined.filter((p) => this.snap.pending.some((x) => x.id === p.id));
+    for (const p of kept) this.sendPending(p);
+    return kept.length;
+  }
+
+  /**
+   * setPeerPending tells the controller what another tab of this browser
+   * has queued (BroadcastChannel, `tabs.ts`), so the drawn garden includes
+   * it: a tab must not show a garden another has already changed. Those
+   * actions are predicted, never sent or persisted from here; an empty list
+   * forgets the tab.
+   */
+  setPeerPending(tab: string, pending: readonly PendingAction[]): void {
+    if (tab === this.tab) return;
+    if (pending.length === 0 && !this.peers.has(tab)) return;
+    if (pending.length === 0) this.peers.delete(tab);
+    else this.peers.set(tab, pending);
+    this.snap = this.predict();
+    this.emit('change', this.snap);
+  }
+
+  /**
+   * dropExpired removes, with one error toast, the queued actions older than
+   * `maxActionAgeMs` ({@link MAX_ACTION_AGE_MS}) instead of ever sending
+   * them. It runs before every replay and adoption; the page also calls it
+   * once it listens for toasts.
+   */
+  dropExpired(): number {
+    const now = this.now();
+    const old = this.pendingOf(this.queue).filter((p) => now - p.queued_at > this.maxActionAgeMs);
+    for (const p of old) {
+      const r = this.core.queueResolve(this.queue, p.id);
+      if (r.ok) this.queue = r.value.queue;
+      this.awaiting.delete(p.id);
+      this.ours.delete(p.id);
+      this.retries.delete(p.id);
+    }
+    if (old.length > 0) {
+      const days = Math.round(this.maxActionAgeMs / 86_400_000);
+      this.toast({
+        kind: 'error',
+        message:
+          `${old.length === 1 ? 'An offline action' : `${old.length} offline actions`} older than ${days} days ` +
+          `${old.length === 1 ? 'was' : 'were'} dropped, not sent: the server no longer remembers actions that old, so it could apply ${old.length === 1 ? 'it' : 'them'} twice.`,
+      });
+      this.changed();
+    }
+    return old.length;
   }
 
   /** user is the owner of the garden. */
@@ -303,6 +410,7 @@ export class GameController {
   private onWelcome(): void {
     // A new connection: any GetState in flight died with the old one.
     this.resyncSentAt = undefined;
+    this.dropExpired();
     // Replay every pending action in order with its original id. The
     // server answers ids it already applied from its idempotency record.
     for (const p of this.snap.pending) {
@@ -416,9 +524,11 @@ export class GameController {
     const r = this.core.queueRebase('', next.version, next.state);
     if (!r.ok) return r;
     let q = r.value.queue;
+    // Adopt, not push: an action the rules refuse on the restored state
+    // stays queued (and drawn as skipped) until the server answers it.
     for (const p of this.snap.pending) {
-      const pushed = this.core.queuePush(q, p);
-      if (pushed.ok) q = pushed.value.queue;
+      const adopted = this.core.queueAdopt(q, p);
+      if (adopted.ok) q = adopted.value.queue;
     }
     return { ok: true, value: { queue: q, rebased: true } };
   }
@@ -447,69 +557,99 @@ export class GameController {
     this.emit('change', this.snap);
   }
 
+  private pendingOf(queue: QueueText): PendingAction[] {
+    if (queue === '') return [];
+    const r = this.core.queuePending(queue);
+    return r.ok ? r.value : [];
+  }
+
   private predict(): GameSnapshot {
-    let pending: PendingAction[] = [];
-    if (this.queue !== '') {
-      const r = this.core.queuePending(this.queue);
-      if (r.ok) pending = r.value;
-    }
-    const p = this.core.queuePredict(this.queue);
+    const pending = this.pendingOf(this.queue);
+    const { queue, peerPending } = this.withPeers();
+    const p = this.core.queuePredict(queue);
     const predictedText = p.ok ? p.value.predicted : null;
     return {
       confirmed: this.confirmed,
       predicted: predictedText === null ? null : (JSON.parse(predictedText) as GameState),
       predictedText,
       pending,
+      peerPending,
       skipped: p.ok ? p.value.skipped : [],
       stats: this.stats,
     };
   }
 
+  /**
+   * withPeers is this tab's queue with the other tabs' pending actions
+   * appended (the core adopts them without a rule check, skipping ids this
+   * tab holds), then rebased on the confirmed state, which drops the
+   * creations the server already applied. Display only.
+   */
+  private withPeers(): { queue: QueueText; peerPending: number } {
+    if (this.peers.size === 0) return { queue: this.queue, peerPending: 0 };
+    let q = this.queue;
+    for (const list of this.peers.values()) {
+      for (const p of list) {
+        const r = this.core.queueAdopt(q, p);
+        if (r.ok && r.value.adopted) q = r.value.queue;
+      }
+    }
+    if (this.confirmed !== undefined) {
+      const r = this.core.queueRebase(q, this.confirmed.version, this.confirmed.state);
+      if (r.ok) q = r.value.queue;
+    }
+    return { queue: q, peerPending: this.pendingOf(q).length - this.pendingOf(this.queue).length };
+  }
+
+  /**
+   * persist writes this tab's record. Writes are chained, one at a time and
+   * in order; changes made while one is in flight are coalesced into the
+   * next, which always carries the latest model.
+   */
   private persist(): void {
-    const rec: Persisted = {
-      v: 1,
+    if (this.writeQueued) return;
+    this.writeQueued = true;
+    this.writing = this.writing.then(async () => {
+      this.writeQueued = false;
+      try {
+        await this.store.save(this.record());
+        this.writeError = undefined;
+      } catch (err) {
+        // Quota or private mode: play on; only a reload would lose the queue.
+        this.writeError = err;
+      }
+    });
+  }
+
+  private record(): SavedQueue {
+    return {
+      v: 2,
       user: this.userId,
+      tab: this.tab,
       confirmed: this.confirmed ?? null,
       queue: this.queue,
       awaiting: Object.fromEntries(this.awaiting),
+      savedAt: this.now(),
     };
-    try {
-      this.storage.set(this.key, JSON.stringify(rec));
-    } catch {
-      // Quota or private mode: play on; only a reload would lose the queue.
-    }
   }
 
-  private restore(): void {
-    let raw: string | null | undefined;
-    try {
-      raw = this.storage.get(this.key);
-    } catch {
-      raw = undefined;
+  private restore(rec: SavedQueue): void {
+    if (rec.user !== this.userId) return;
+    // Take the queue only if the core can read it.
+    if (rec.queue !== '' && !this.core.queuePredict(rec.queue).ok) return;
+    this.queue = rec.queue;
+    const c = rec.confirmed;
+    if (c !== null) {
+      const h = this.core.hash(c.state);
+      if (h.ok && h.value === c.hash) this.confirmed = c;
     }
-    if (!raw) return;
-    try {
-      const rec = JSON.parse(raw) as Partial<Persisted>;
-      if (rec.v !== 1 || rec.user !== this.userId || typeof rec.queue !== 'string') return;
-      // Take the queue only if the core can read it.
-      if (rec.queue !== '' && !this.core.queuePredict(rec.queue).ok) return;
-      this.queue = rec.queue;
-      const c = rec.confirmed;
-      if (c && typeof c.state === 'string' && typeof c.version === 'number' && typeof c.hash === 'string') {
-        const h = this.core.hash(c.state);
-        if (h.ok && h.value === c.hash) this.confirmed = c;
+    for (const [id, v] of Object.entries(rec.awaiting)) {
+      if (this.confirmed !== undefined && v <= this.confirmed.version) {
+        const q = this.core.queueResolve(this.queue, id);
+        if (q.ok) this.queue = q.value.queue;
+      } else {
+        this.awaiting.set(id, v);
       }
-      for (const [id, v] of Object.entries(rec.awaiting ?? {})) {
-        if (typeof v !== 'number') continue;
-        if (this.confirmed !== undefined && v <= this.confirmed.version) {
-          const q = this.core.queueResolve(this.queue, id);
-          if (q.ok) this.queue = q.value.queue;
-        } else {
-          this.awaiting.set(id, v);
-        }
-      }
-    } catch {
-      // A corrupt entry: start from the server's state.
     }
   }
 
