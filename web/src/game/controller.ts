@@ -115,8 +115,8 @@ export interface GameControllerOptions {
 
 /**
  * MAX_ACTION_AGE_MS is 30 days: the server answers a replayed action id
- * from its idempotency record for at least that long after applying it, and
- * no longer (docs/protocol.md §10, "Age bound": the client does not replay
+ * from its idempotency record for at least that long after applying it (31
+ * days: a day of grace for clocks that run behind), and no longer (docs/protocol.md §10, "Age bound": the client does not replay
  * an action older than that). Past it, a replay of an action the server did apply
  * could be applied again, so the client drops it instead. The age counts
  * from `queued_at`, when the player acted on this device.
