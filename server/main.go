@@ -60,7 +60,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 		}
 		return 1
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := app.NewHTTPServer(cfg, a.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "dev_mode", cfg.DevMode,
 		"db_path", cfg.DBPath, "web_dir", cfg.WebDir, "heartbeat", cfg.HeartbeatInterval.String())
 
