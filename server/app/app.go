@@ -126,6 +126,7 @@ func (a *App) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(a.requestLog)
+	r.Use(securityHeaders)
 	// The WebSocket route stays out of the group below: the body limit
 	// means nothing to a hijacked connection (STYLE §2).
 	r.Method(http.MethodGet, "/api/ws", a.ws)
