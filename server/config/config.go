@@ -42,7 +42,7 @@ type Config struct {
 	// heartbeat instead): see app.NewHTTPServer.
 	HTTPReadHeaderTimeout time.Duration // HTTP_READ_HEADER_TIMEOUT, default 5s
 	HTTPReadTimeout       time.Duration // HTTP_READ_TIMEOUT, default 10s
-	HTTPWriteTimeout      time.Duration // HTTP_WRITE_TIMEOUT, default 60s
+	HTTPWriteTimeout      time.Duration // HTTP_WRITE_TIMEOUT, default 90s
 	HTTPIdleTimeout       time.Duration // HTTP_IDLE_TIMEOUT, default 30s
 }
 
@@ -123,7 +123,7 @@ func Settings() []Setting {
 			Usage: "time to read a request's headers", set: durationIn(func(c *Config) *time.Duration { return &c.HTTPReadHeaderTimeout }, 10*time.Millisecond, 10*time.Minute)},
 		{Name: "HTTP_READ_TIMEOUT", Default: "10s", Range: "10ms to 10m",
 			Usage: "time to read a whole request, body included", set: durationIn(func(c *Config) *time.Duration { return &c.HTTPReadTimeout }, 10*time.Millisecond, 10*time.Minute)},
-		{Name: "HTTP_WRITE_TIMEOUT", Default: "60s", Range: "10ms to 1h",
+		{Name: "HTTP_WRITE_TIMEOUT", Default: "90s", Range: "10ms to 1h",
 			Usage: "time from the end of a request's headers to the end of its response", set: durationIn(func(c *Config) *time.Duration { return &c.HTTPWriteTimeout }, 10*time.Millisecond, time.Hour)},
 		{Name: "HTTP_IDLE_TIMEOUT", Default: "30s", Range: "10ms to 1h",
 			Usage: "how long an idle keep-alive connection stays open", set: durationIn(func(c *Config) *time.Duration { return &c.HTTPIdleTimeout }, 10*time.Millisecond, time.Hour)},
@@ -138,7 +138,7 @@ func Defaults() Config {
 		MaxUpdatesPerSec: 10, SessionRetention: 2 * time.Minute, MaxSessionsUser: 1000, RateBurst: 200,
 		RatePerSecond: 50, LogFormat: "text", LogLevel: "info", WebDir: "web/dist", DevTokenTTL: 24 * time.Hour,
 		HTTPReadHeaderTimeout: 5 * time.Second, HTTPReadTimeout: 10 * time.Second,
-		HTTPWriteTimeout: 60 * time.Second, HTTPIdleTimeout: 30 * time.Second,
+		HTTPWriteTimeout: 90 * time.Second, HTTPIdleTimeout: 30 * time.Second,
 	}
 }
 
@@ -270,11 +270,23 @@ func durationIn(field func(*Config) *time.Duration, lo, hi time.Duration) func(*
 			return fmt.Errorf("want a Go duration such as 30s: %w", err)
 		}
 		if d < lo || d > hi {
-			return fmt.Errorf("want %s to %s", lo, hi)
+			return fmt.Errorf("want %s to %s", shortDuration(lo), shortDuration(hi))
 		}
 		*field(c) = d
 		return nil
 	}
+}
+
+// shortDuration writes d as the documentation does: 24h, not 24h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // floatIn refuses NaN and ±Inf explicitly: NaN compares false with every

@@ -224,3 +224,14 @@ func TestMinSecretBytes(t *testing.T) {
 		t.Fatalf("config.MinSecretBytes %d, auth.MinSecretBytes %d", MinSecretBytes, auth.MinSecretBytes)
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		24 * time.Hour: "24h", time.Hour: "1h", 10 * time.Minute: "10m", 30 * time.Second: "30s",
+		100 * time.Millisecond: "100ms", 90 * time.Minute: "1h30m", 61 * time.Second: "1m1s",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
