@@ -14,7 +14,7 @@ import (
 // limit, leaves room for any future JSON endpoint.
 const MaxBodyBytes = 64 << 10
 
-// NewHTTPServer returns the http.Server that serves h as cmd/cosmic-server
+// NewHTTPServer returns the http.Server that serves h as server/main.go
 // runs it: with the configured HTTP_*_TIMEOUTs (a zero field takes
 // config.Defaults), so that idle keep-alive connections, slow headers and
 // trickled bodies cannot hold a connection open for ever (issue 11 item 6).
@@ -24,7 +24,7 @@ const MaxBodyBytes = 64 << 10
 // conn.hijackLocked: rwc.SetDeadline(time.Time{})), coder/websocket sets
 // none of its own (it times out with contexts), and the WebSocket server
 // ends dead connections with its heartbeat and write timeout.
-// TestHTTPServerTimeouts checks all three.
+// TestHTTPServerTimeouts checks that a WebSocket outlives them.
 func NewHTTPServer(cfg config.Config, h http.Handler, errorLog *log.Logger) *http.Server {
 	def := config.Defaults()
 	orDefault := func(v, d time.Duration) time.Duration {
