@@ -64,13 +64,27 @@ func (d *device) waitState(state string, timeout time.Duration) {
 		"connection state "+state)
 }
 
-// waitFor polls a JS predicate until it is true.
+// waitFor polls a JS predicate until it is true. It polls from here with
+// Evaluate, every 20 ms, instead of page.WaitForFunction: Playwright's
+// in-page polling compiles the predicate with eval, which the page's
+// Content-Security-Policy (script-src without 'unsafe-eval') refuses,
+// while Evaluate goes through the DevTools protocol, which CSP does not
+// govern. An evaluation that fails (the page is navigating) counts as
+// false.
 func (d *device) waitFor(expr string, timeout time.Duration, what string) {
 	d.t.Helper()
-	_, err := d.page.WaitForFunction(expr, nil, playwright.PageWaitForFunctionOptions{
-		Timeout: playwright.Float(float64(timeout.Milliseconds())), Polling: playwright.Float(20)})
-	if err != nil {
-		d.t.Fatalf("%s: waiting for %s: %v (badge %q)", d.name, what, err, d.badgeText())
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := d.page.Evaluate(expr)
+		if err == nil && v == true {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.t.Fatalf("%s: waiting for %s: not true after %s (last error %v) (badge %q)", d.name, what, timeout, err, d.badgeText())
+		}
+		<-tick.C
 	}
 }
 

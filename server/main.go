@@ -7,6 +7,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -29,6 +30,9 @@ func main() {
 
 func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 	cfg, err := config.Load(args, env, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: Load printed the flags and the variables
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "cosmic-server: configuration: %v\n", err)
 		return 2
@@ -56,7 +60,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 		}
 		return 1
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := app.NewHTTPServer(cfg, a.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "dev_mode", cfg.DevMode,
 		"db_path", cfg.DBPath, "web_dir", cfg.WebDir, "heartbeat", cfg.HeartbeatInterval.String())
 

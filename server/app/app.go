@@ -126,25 +126,31 @@ func (a *App) routes() http.Handler {
 	r := chi.NewRouter()
 	r.Use(middleware.Recoverer)
 	r.Use(a.requestLog)
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	r.Get("/readyz", a.readyz)
-	r.Method(http.MethodGet, "/metrics", a.metrics.Handler())
+	r.Use(securityHeaders)
+	// The WebSocket route stays out of the group below: the body limit
+	// means nothing to a hijacked connection (STYLE §2).
 	r.Method(http.MethodGet, "/api/ws", a.ws)
-	r.Post("/api/auth/dev-login", a.devLogin)
-	r.Get("/api/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"dev_mode": a.cfg.DevMode, "protocol": 1,
-			"heartbeat_ms": a.cfg.HeartbeatInterval.Milliseconds()})
+	r.Group(func(r chi.Router) {
+		r.Use(limitBody(MaxBodyBytes))
+		r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})
+		r.Get("/readyz", a.readyz)
+		r.Method(http.MethodGet, "/metrics", a.metrics.Handler())
+		r.Post("/api/auth/dev-login", a.devLogin)
+		r.Get("/api/config", func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]any{"dev_mode": a.cfg.DevMode, "protocol": 1,
+				"heartbeat_ms": a.cfg.HeartbeatInterval.Milliseconds()})
+		})
+		if a.cfg.Pprof {
+			r.HandleFunc("/debug/pprof/*", pprof.Index)
+			r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+			r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+			r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+			r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		}
+		r.NotFound(newStatic(a.cfg.WebDir).ServeHTTP)
 	})
-	if a.cfg.Pprof {
-		r.HandleFunc("/debug/pprof/*", pprof.Index)
-		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		r.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		r.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	}
-	r.NotFound(newStatic(a.cfg.WebDir).ServeHTTP)
 	return r
 }
 
@@ -182,6 +188,10 @@ func (a *App) devLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096))
 	if err := dec.Decode(&body); err != nil {
+		if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+			writeBodyTooLarge(w, tooLarge.Limit)
+			return
+		}
 		writeJSON(w, http.StatusBadRequest, map[string]string{"code": "bad_request", "message": "body must be JSON {\"user\": \"name\"}"})
 		return
 	}

@@ -205,6 +205,8 @@ func TestAuthOrigin(t *testing.T) {
 		{"allowed host", "https://app.example.com", "", "token=" + valid, http.StatusSwitchingProtocols},
 		{"allowed pattern", "https://a.trusted.test", "Bearer " + valid, "", http.StatusSwitchingProtocols},
 		{"own host", self, "", "token=" + valid, http.StatusSwitchingProtocols},
+		{"own host with userinfo", "http://user@" + strings.TrimPrefix(self, "http://"), "", "token=" + valid, http.StatusForbidden},
+		{"own host, https on a plain request", "https://" + strings.TrimPrefix(self, "http://"), "", "token=" + valid, http.StatusForbidden},
 		{"no origin", "", "", "token=" + valid, http.StatusSwitchingProtocols},
 	}
 	for _, tt := range tests {

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"path"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -45,8 +42,9 @@ type Config struct {
 	// silent for two intervals is closed with 4408. Default 30s.
 	HeartbeatInterval time.Duration
 	// AllowedOrigins are path.Match patterns for the Origin header's host
-	// (or scheme://host when the pattern has "://"). The request's own host
-	// is always allowed; requests without Origin (non-browsers) too.
+	// (or scheme://host when the pattern has "://"). The server's own
+	// origin is always allowed, requests without Origin (non-browsers)
+	// too; see originAllowed.
 	AllowedOrigins []string
 	// ReadLimit is the inbound frame limit (close 1009), default 64 KiB.
 	ReadLimit int64
@@ -138,7 +136,7 @@ func (s *Server) Connections() int {
 // ServeHTTP implements GET /api/ws.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// CONTRACT §1: the origin is checked before the token.
-	if !s.originAllowed(r) {
+	if !originAllowed(r, s.cfg.AllowedOrigins) {
 		http.Error(w, `{"code":"origin_forbidden","message":"origin not allowed"}`, http.StatusForbidden)
 		return
 	}
@@ -228,30 +226,6 @@ func (s *Server) unregister(c *conn) {
 	defer s.mu.Unlock()
 	delete(s.conns, c)
 	s.running.Done()
-}
-
-func (s *Server) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, p := range s.cfg.AllowedOrigins {
-		target := u.Host
-		if strings.Contains(p, "://") {
-			target = u.Scheme + "://" + u.Host
-		}
-		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
-			return true
-		}
-	}
-	return false
 }
 
 // sweep runs the periodic checks of every connection.

@@ -78,7 +78,11 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	hs := httptest.NewServer(a.Handler())
+	// The http.Server main runs, timeouts included, so that every
+	// integration test goes through them.
+	hs := httptest.NewUnstartedServer(a.Handler())
+	hs.Config = app.NewHTTPServer(cfg, a.Handler(), nil)
+	hs.Start()
 	issuer, err := auth.NewIssuer([]byte(cfg.JWTSecret), nil)
 	if err != nil {
 		t.Fatal(err)
