@@ -21,10 +21,10 @@ import (
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // conn is one WebSocket connection. Its own goroutine waits for input and
-// hands each message to a worker (readAside); a writer runs on a worker
-// while the session has something to send; closeWith runs the close
-// handshake in a goroutine of its own. All are waited for before the
-// connection ends.
+// hands each message to a worker (readAside), or with Config.PlainBuffers
+// reads and handles it itself; a writer runs on a worker while the session
+// has something to send; closeWith runs the close handshake in a goroutine
+// of its own. All are waited for before the connection ends.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
