@@ -65,12 +65,12 @@ var overrides = map[string]string{
 	"protocol.SaveGame.State":    "GameState",
 }
 
-// constant is one Go constant emitted as a TypeScript one.
+// constant is one Go constant emitted as a TypeScript one, documented by
+// its Go doc comment (check fails on a constant without one).
 type constant struct {
 	goName string // in shared/protocol unless prefixed "game."
 	tsName string // key inside a group, or a top-level name
 	value  any
-	doc    string // empty: the Go doc comment
 }
 
 // constGroup is emitted as `export const Name = {...} as const` plus a type
@@ -82,9 +82,8 @@ type constGroup struct {
 
 var constGroups = []constGroup{
 	{
-		doc: "",
 		items: []constant{
-			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version, doc: "PROTOCOL_VERSION is the `Welcome.protocol` this client speaks (CONTRACT §4)."},
+			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version},
 			{goName: "MaxIDBytes", tsName: "MAX_ID_BYTES", value: protocol.MaxIDBytes},
 			{goName: "MaxFrameBytes", tsName: "MAX_FRAME_BYTES", value: protocol.MaxFrameBytes},
 			{goName: "MaxNameBytes", tsName: "MAX_NAME_BYTES", value: protocol.MaxNameBytes},
@@ -97,11 +96,11 @@ var constGroups = []constGroup{
 		valueType: "ErrorCode",
 		doc:       "ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more.",
 		items: []constant{
-			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage, doc: "Not JSON, or not an envelope."},
-			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType, doc: "The envelope's `type` is not a message type."},
-			{goName: "CodeInvalidData", tsName: "InvalidData", value: protocol.CodeInvalidData, doc: "`data` does not decode into the variant's fields; the message names the field."},
-			{goName: "CodeRateLimited", tsName: "RateLimited", value: protocol.CodeRateLimited, doc: "Inbound rate limit hit; the message was not processed and carries no `seq`."},
-			{goName: "CodeInternal", tsName: "Internal", value: protocol.CodeInternal, doc: "A server fault; the text is generic."},
+			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage},
+			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType},
+			{goName: "CodeInvalidData", tsName: "InvalidData", value: protocol.CodeInvalidData},
+			{goName: "CodeRateLimited", tsName: "RateLimited", value: protocol.CodeRateLimited},
+			{goName: "CodeInternal", tsName: "Internal", value: protocol.CodeInternal},
 		},
 	},
 	{
@@ -109,14 +108,14 @@ var constGroups = []constGroup{
 		valueType: "CloseCodeValue",
 		doc:       "CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
 		items: []constant{
-			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal, doc: "Normal close: do nothing."},
-			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway, doc: "Server going away (shutdown/restart): reconnect with backoff, resume."},
-			{goName: "CloseTooBig", tsName: "MessageTooBig", value: protocol.CloseTooBig, doc: "Inbound message too big (default 64 KiB): fix the sender, do not retry."},
-			{goName: "CloseProtocol", tsName: "ProtocolViolation", value: protocol.CloseProtocol, doc: "Protocol violation: do not retry blindly."},
-			{goName: "CloseAuth", tsName: "Unauthorized", value: protocol.CloseAuth, doc: "Authentication expired or revoked: get a new token, then reconnect."},
-			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat, doc: "Heartbeat timeout: reconnect, resume."},
-			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver, doc: "Session taken over by a newer connection: do not reconnect this one."},
-			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage, doc: "Inbound rate limit: back off, reconnect."},
+			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal},
+			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway},
+			{goName: "CloseTooBig", tsName: "MessageTooBig", value: protocol.CloseTooBig},
+			{goName: "CloseProtocol", tsName: "ProtocolViolation", value: protocol.CloseProtocol},
+			{goName: "CloseAuth", tsName: "Unauthorized", value: protocol.CloseAuth},
+			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat},
+			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver},
+			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage},
 		},
 	},
 }
@@ -631,9 +630,6 @@ func (c constant) key() string {
 
 // constDoc is c's Go doc comment, led by its TypeScript name.
 func constDoc(src *goSource, c constant) string {
-	if c.doc != "" {
-		return c.doc
-	}
 	_, short, _ := strings.Cut(c.key(), ".")
 	return renameLead(src.docs[c.key()], short, c.tsName)
 }

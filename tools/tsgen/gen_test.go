@@ -143,6 +143,9 @@ func TestCheck(t *testing.T) {
 		{"a constant in no table", func(m *model) {
 			m.src.consts = append(m.src.consts, "protocol.CloseSomething")
 		}, "constant protocol.CloseSomething is in no table of tools/tsgen/gen.go"},
+		{"a constant without a doc comment", func(m *model) {
+			m.src.docs["protocol.CloseAuth"] = ""
+		}, "constant protocol.CloseAuth has no doc comment"},
 		{"an override that matches nothing", func(m *model) {
 			m.used = map[string]bool{}
 		}, "override protocol.Envelope.Data matches no field"},
