@@ -44,8 +44,9 @@ import (
 //  1. Server.mu: under it only Observer.ConnOpened and, when Shutdown's
 //     context expires, coder/websocket's CloseNow.
 //  2. session.Session.mu, which calls the Outlet (Wake, TakenOver,
-//     Overflow) and so takes conn.mu. conn never calls the session while
-//     holding conn.mu.
+//     Overflow) and so takes conn.mu; garden.Garden's action lock, held
+//     through Do while it notifies sessions, comes before it. conn never
+//     calls the session or the garden while holding a lock of its own.
 //  3. conn.mu: under it a goroutine is started or a task handed to
 //     workers.run, which never blocks; no other lock.
 //  4. idleReader.gate, held by closeWith around coder/websocket's Close
