@@ -20,7 +20,8 @@ import (
 //
 //  1. Accept finds smallBuffers' Hijack (hijack.go takes the first
 //     http.Hijacker, following Unwrap) and calls it once, after writing
-//     the 101 response through the wrapped ResponseWriter.
+//     the 101 response through the wrapped ResponseWriter (net/http may
+//     leave it in its buffered writer, which Hijack flushes).
 //  2. Accept keeps the bytes buffered in the returned *bufio.Reader (its
 //     Peek of Buffered()), resets that same reader onto them followed by
 //     the returned net.Conn, and the Conn reads every frame through it.
@@ -38,8 +39,8 @@ import (
 //  5. Close and CloseNow close the returned net.Conn, which ends a
 //     waitConn.wait parked on it.
 //
-// Lock order, outermost first; a lock is only taken while holding those
-// above it:
+// Lock order, outermost first: code holding one of these locks takes
+// only locks further down the list, never one above it.
 //
 //  1. Server.mu: under it only Observer.ConnOpened and, when Shutdown's
 //     context expires, coder/websocket's CloseNow.
