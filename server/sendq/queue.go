@@ -191,7 +191,7 @@ func (q *Queue) Sent(now time.Time, n int) {
 // last update). A change that arrives after a quiet 90 % of an interval
 // goes out at once: strict spacing would make a garden changing about
 // UpdatesPerSecond times a second wait for its own phase, up to a whole
-// interval each time (a p50 of 48 ms at 10 changes/s, 1 000 devices).
+// interval each time (docs/performance.md, Round 2 item 5).
 // Urgent updates keep the spacing but stay out of the window count.
 func (q *Queue) SentState(now time.Time, n int) {
 	urgent, coalesced := q.stateUrgent, q.coalescedSince

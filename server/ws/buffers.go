@@ -10,6 +10,59 @@ import (
 	"sync"
 )
 
+// This file replaces net/http's hijacked buffers with small ones, batches
+// a writer's frames into one write (corkWriter) and parks an idle
+// connection on a one-byte read (waitConn, idleReader). Config.PlainBuffers
+// turns all of it off. It relies on these behaviours of coder/websocket
+// (v1.8.15; accept.go, conn.go, write.go, close.go), none of them
+// documented; TestCoderWebsocketUsesHijackedBuffers and
+// TestIdleWaitCloseHandshake fail, saying which, if an upgrade changes one:
+//
+//  1. Accept finds smallBuffers' Hijack (hijack.go takes the first
+//     http.Hijacker, following Unwrap) and calls it once, after writing
+//     the 101 response through the wrapped ResponseWriter (net/http may
+//     leave it in its buffered writer, which Hijack flushes).
+//  2. Accept keeps the bytes buffered in the returned *bufio.Reader (its
+//     Peek of Buffered()), resets that same reader onto them followed by
+//     the returned net.Conn, and the Conn reads every frame through it.
+//     So early bytes must be in br's buffer when Hijack returns (after the
+//     reset they are behind it, hence smallBuffers.early), bytes left over
+//     after a message are in br (idleReader.wait looks there before
+//     parking), and the rest comes from waitConn, whose Read hands over
+//     the byte its wait took.
+//  3. The Conn writes every frame through the returned *bufio.Writer and
+//     flushes it at the end of each message and control frame (writeFrame
+//     flushes on fin): corkWriter sees whole frames, so a batch it
+//     releases is whole frames.
+//  4. Close reads the peer's close frame through br from the closing
+//     goroutine (waitCloseHandshake): hence idleReader.gate.
+//  5. Close and CloseNow close the returned net.Conn, which ends a
+//     waitConn.wait parked on it.
+//
+// Lock order, outermost first: code holding one of these locks takes
+// only locks further down the list, never one above it.
+//
+//  1. Server.mu: under it only Observer.ConnOpened and, when Shutdown's
+//     context expires, coder/websocket's CloseNow.
+//  2. session.Session.mu, which calls the Outlet (Wake, TakenOver,
+//     Overflow) and so takes conn.mu; garden.Garden's action lock, held
+//     through Do while it notifies sessions, comes before it. conn never
+//     calls the session or the garden while holding a lock of its own.
+//  3. conn.mu: under it a goroutine is started or a task handed to
+//     workers.run, which never blocks; no other lock.
+//  4. idleReader.gate, held by closeWith around coder/websocket's Close
+//     and by idleReader.wait only to look at br, never while parked on the
+//     socket (a close would then wait for the peer to speak).
+//  5. coder/websocket's own locks (its read lock around a Read and the
+//     close handshake's read, its frame write lock around each frame).
+//  6. Leaves, never held together: corkWriter.mu, held across a socket
+//     write (a frame written through, or a batch at release);
+//     waitConn.mu, held across a socket read, which blocks until the peer
+//     sends or the socket closes. Writes therefore never wait for a read.
+//
+// Without locks: conn.expires, lastRecv and writeStart (written by the
+// connection, read by the sweeper), msgsIn and msgsOut, workers.idle.
+
 // Buffer sizes of a hijacked connection. net/http's are 4 KiB each and
 // would stay attached to every idle connection. Frames larger than the
 // read buffer are read straight from the socket by bufio. The write buffer

@@ -2,6 +2,7 @@ package ws
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -111,7 +112,9 @@ func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.C
 
 // TestIdleWaitCloseHandshake: a close started while the read loop waits
 // idle completes with the peer's answer, which the idle wait's held byte
-// begins.
+// begins. coder/websocket's Close reads that answer through the hijacked
+// reader (buffers.go, behaviour 4), from its own goroutine, under
+// idleReader.gate as closeWith holds it.
 func TestIdleWaitCloseHandshake(t *testing.T) {
 	closed := make(chan error, 1)
 	srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
@@ -276,4 +279,132 @@ func TestCorkedFramesArrive(t *testing.T) {
 			t.Fatalf("message %d: %.20q… (%d bytes), want %.20q… (%d bytes)", i, got, len(got), want, len(want))
 		}
 	}
+}
+
+// pipeHijacker is a ResponseWriter whose Hijack hands out one end of a
+// net.Pipe and a reader already holding early, as net/http's does when a
+// client's first frames came with its handshake.
+type pipeHijacker struct {
+	header http.Header
+	conn   net.Conn
+	early  []byte
+}
+
+func (h *pipeHijacker) Header() http.Header         { return h.header }
+func (h *pipeHijacker) Write(p []byte) (int, error) { return len(p), nil }
+func (h *pipeHijacker) WriteHeader(int)             {}
+
+func (h *pipeHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	br := bufio.NewReaderSize(io.MultiReader(bytes.NewReader(h.early), h.conn), 4096)
+	if _, err := br.Peek(len(h.early)); err != nil {
+		return nil, nil, err
+	}
+	return h.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(h.conn, 4096)), nil
+}
+
+// TestCoderWebsocketUsesHijackedBuffers checks, through coder/websocket's
+// public API, each behaviour of its Accept (v1.8.15: accept.go, conn.go,
+// write.go, close.go) that buffers.go relies on. If an upgrade of
+// coder/websocket fails it, set Config.PlainBuffers until buffers.go is
+// fixed.
+func TestCoderWebsocketUsesHijackedBuffers(t *testing.T) {
+	// accept starts a connection through smallBuffers over a pipe whose
+	// client end is returned, with a context that fails the subtest's
+	// waits after 5 s; early is what net/http had buffered.
+	accept := func(t *testing.T, early []byte) (context.Context, *smallBuffers, *websocket.Conn, net.Conn) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		t.Cleanup(cancel)
+		server, client := net.Pipe()
+		t.Cleanup(func() { server.Close(); client.Close() })
+		hj := &smallBuffers{ResponseWriter: &pipeHijacker{header: http.Header{}, conn: server, early: early}}
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Sec-WebSocket-Version", "13")
+		r.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		c, err := websocket.Accept(hj, r, nil)
+		if err != nil {
+			t.Fatalf("coder/websocket no longer accepts through a wrapping http.Hijacker (smallBuffers), see buffers.go: %v", err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return ctx, hj, c, client
+	}
+
+	t.Run("reads frames through the hijacked reader", func(t *testing.T) {
+		ctx, hj, c, client := accept(t, maskedText("early"))
+		// Accept keeps what the hijacked reader had buffered (Hijack puts
+		// net/http's early bytes there).
+		if _, msg, err := c.Read(ctx); err != nil || string(msg) != "early" {
+			t.Fatalf("coder/websocket no longer reads the bytes buffered in the hijacked *bufio.Reader first (got %q, %v), see buffers.go", msg, err)
+		}
+		// Two frames in one socket read: after the first message, the
+		// second must sit in hj.br, where idleReader.wait looks before
+		// parking on the socket. Were it in a reader of coder/websocket's
+		// own, the idle wait would block with a message unread.
+		go client.Write(append(maskedText("one"), maskedText("two")...))
+		if _, msg, err := c.Read(ctx); err != nil || string(msg) != "one" {
+			t.Fatalf("coder/websocket no longer reads from the net.Conn Hijack returned (got %q, %v), see buffers.go", msg, err)
+		}
+		if hj.br.Buffered() == 0 {
+			t.Fatal("coder/websocket no longer reads frames through the hijacked *bufio.Reader: the next frame is not in it, see buffers.go (idleReader)")
+		}
+		if _, msg, err := c.Read(ctx); err != nil || string(msg) != "two" {
+			t.Fatalf("second frame %q, %v", msg, err)
+		}
+	})
+
+	t.Run("writes frames through the hijacked writer, one message per flush", func(t *testing.T) {
+		ctx, hj, c, client := accept(t, nil)
+		got := make(chan string, 1)
+		go func() { // the peer: one frame of under 126 bytes
+			var h [2]byte
+			if _, err := io.ReadFull(client, h[:]); err != nil {
+				got <- err.Error()
+				return
+			}
+			b := make([]byte, h[1]&0x7f)
+			if _, err := io.ReadFull(client, b); err != nil {
+				got <- err.Error()
+				return
+			}
+			got <- string(b)
+		}()
+		hj.cork.hold()
+		if err := c.Write(ctx, websocket.MessageText, []byte("batched")); err != nil {
+			t.Fatal(err)
+		}
+		// A server frame of 7 bytes is a 2-byte header and the payload;
+		// all of it must have reached corkWriter by the end of Write.
+		if n := hj.cork.pending(); n != 2+len("batched") {
+			t.Fatalf("coder/websocket no longer writes each message whole through the hijacked *bufio.Writer by the end of Write (corkWriter holds %d bytes, want %d), see buffers.go", n, 2+len("batched"))
+		}
+		select {
+		case s := <-got:
+			t.Fatalf("frame %q reached the socket past the cork, see buffers.go", s)
+		default:
+		}
+		if err := hj.cork.release(); err != nil {
+			t.Fatal(err)
+		}
+		if s := <-got; s != "batched" {
+			t.Fatalf("after release the peer read %q", s)
+		}
+	})
+
+	t.Run("CloseNow closes the hijacked net.Conn", func(t *testing.T) {
+		ctx, hj, c, _ := accept(t, nil)
+		idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
+		waited := make(chan struct{})
+		go func() {
+			defer close(waited)
+			idle.wait()
+		}()
+		_ = c.CloseNow()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+			t.Fatal("coder/websocket's CloseNow no longer closes the net.Conn Hijack returned: a connection idle in waitConn.wait never ends, see buffers.go")
+		}
+	})
 }

@@ -21,10 +21,10 @@ import (
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // conn is one WebSocket connection. Its own goroutine waits for input and
-// hands each message to a worker (readAside); a writer runs on a worker
-// while the session has something to send; closeWith runs the close
-// handshake in a goroutine of its own. All are waited for before the
-// connection ends.
+// hands each message to a worker (readAside), or with Config.PlainBuffers
+// reads and handles it itself; a writer runs on a worker while the session
+// has something to send; closeWith runs the close handshake in a goroutine
+// of its own. All are waited for before the connection ends.
 type conn struct {
 	srv    *Server
 	ws     *websocket.Conn
@@ -33,8 +33,8 @@ type conn struct {
 
 	sess    *session.Session
 	resumed bool
-	idle    idleReader  // zero when not hijacked through smallBuffers
-	cork    *corkWriter // nil when not hijacked through smallBuffers
+	idle    idleReader  // zero with Config.PlainBuffers
+	cork    *corkWriter // nil with Config.PlainBuffers: writes go straight through
 
 	expires    atomic.Int64 // token expiry, Unix nanoseconds
 	lastRecv   atomic.Int64 // Unix nanoseconds
@@ -144,7 +144,18 @@ func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 // chains whose stack would otherwise stay attached to every idle
 // connection (4 KiB instead of 2). The cost is a hand-over to a worker
 // per message.
+//
+// With Config.PlainBuffers there is no idle wait to park in: the
+// goroutine waits inside coder/websocket's reader and handles each
+// message itself, as a hand-over would save nothing.
 func (c *conn) readLoop() error {
+	if c.idle.sock == nil {
+		for {
+			if err := c.readOne(); err != nil {
+				return err
+			}
+		}
+	}
 	for {
 		c.idle.wait()
 		if err := c.readAside(); err != nil {

@@ -61,6 +61,16 @@ type Config struct {
 	// WriteTimeout closes a connection whose write has been stuck this
 	// long (a client that stopped reading), default 10s.
 	WriteTimeout time.Duration
+	// PlainBuffers accepts connections the way coder/websocket does by
+	// default: net/http's hijacked 4 KiB buffers, every frame flushed
+	// with its own write, and each connection's goroutine reading inside
+	// coder/websocket's reader. It turns off what buffers.go adds (small
+	// buffers, the cork, the idle one-byte wait), which leans on how
+	// coder/websocket's Accept uses the hijacked buffers, so an operator
+	// can rule that code out of a problem. It costs memory per idle
+	// connection and a system call per frame (docs/performance.md,
+	// Round 2 items 1 and 2). Default false.
+	PlainBuffers bool
 }
 
 // Server is the WebSocket endpoint. Create with New, serve with ServeHTTP,
@@ -182,15 +192,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
-	hj := &smallBuffers{ResponseWriter: w}
-	wc, err := websocket.Accept(hj, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
+	var hj *smallBuffers
+	rw := w
+	if !s.cfg.PlainBuffers {
+		hj = &smallBuffers{ResponseWriter: w}
+		rw = hj
+	}
+	wc, err := websocket.Accept(rw, r, &websocket.AcceptOptions{InsecureSkipVerify: true})
 	if err != nil {
 		s.log.Debug("ws accept failed", "err", err)
 		return
 	}
 	wc.SetReadLimit(s.cfg.ReadLimit)
 	c := newConn(s, wc, claims)
-	c.idle.br, c.idle.sock, c.idle.early, c.cork = hj.br, hj.sock, hj.early, hj.cork
+	if hj != nil {
+		c.idle.br, c.idle.sock, c.idle.early, c.cork = hj.br, hj.sock, hj.early, hj.cork
+	}
 	if !s.register(c) {
 		_ = wc.Close(protocol.CloseGoingAway, "server shutting down")
 		return

@@ -6,18 +6,19 @@ import (
 )
 
 // maxIdleWorkers is how many workers wait for tasks at most; more are
-// started when all are busy, and the surplus exits when done. A change to
-// a garden watched by 1 000 devices wakes 1 000 writers at once; with 64
-// the surplus still started (and grew) a goroutine per frame. Idle
-// workers are parked a few frames deep, so the GC shrinks their stacks
-// back towards 2 KiB.
+// started when all are busy, and the surplus exits when done. It is sized
+// for a change to a garden watched by the most devices a user may have
+// (session.Config.MaxPerUser, 1 000 by default), which wakes that many
+// writers at once: fewer idle workers would leave the surplus to start,
+// and grow, a goroutine per frame. Idle workers are parked a few frames
+// deep, so the GC shrinks their stacks back towards 2 KiB.
+// docs/performance.md ("Figures behind code comments") has the measurements.
 const maxIdleWorkers = 1024
 
 // workers runs short tasks — reading and handling one message, a writer's
 // run — on goroutines that outlive them. A new goroutine starts with the
 // minimum stack and grows it, copying, through the WebSocket and JSON call
-// chains of every task (newstack and copystack were 8 % of the server's
-// CPU in the fan-out comparison); a worker has grown its stack once.
+// chains of every task; a worker has grown its stack once.
 // The zero value is not usable: use newWorkers. Owned by the Server, which
 // stops it after its connections have ended.
 type workers struct {

@@ -1,26 +1,50 @@
 package protocol
 
-// Version is the protocol number sent in Welcome.
+// Version is the `Welcome.protocol` of this protocol (CONTRACT §4): what
+// the server sends and the generated client speaks.
 const Version = 1
 
-// Error codes sent in Error.code (CONTRACT §4).
+// Error codes sent in Error.code (CONTRACT §4); a newer server may add
+// more. tools/tsgen copies each doc comment into protocol.gen.ts.
 const (
-	CodeBadMessage  = "bad_message"
+	// CodeBadMessage means the frame is not JSON, or not an envelope.
+	CodeBadMessage = "bad_message"
+	// CodeUnknownType means the envelope's `type` is not a message type.
 	CodeUnknownType = "unknown_type"
+	// CodeInvalidData means `data` does not decode into the variant's
+	// fields; the message names the field.
 	CodeInvalidData = "invalid_data"
+	// CodeRateLimited means the inbound rate limit was hit; the message was
+	// not processed and the Error carries no `seq`.
 	CodeRateLimited = "rate_limited"
-	CodeInternal    = "internal"
+	// CodeInternal means a server fault; the text is generic.
+	CodeInternal = "internal"
 )
 
-// Close codes (CONTRACT §6).
+// Close codes (CONTRACT §6). Each doc comment says what a client does on
+// it; tools/tsgen copies them into protocol.gen.ts, whose CloseCode table
+// the client's state machine (web/src/conn/state.ts) decides from.
 const (
-	CloseNormal         = 1000
-	CloseGoingAway      = 1001
-	CloseTooBig         = 1009
-	CloseProtocol       = 4400
-	CloseAuth           = 4401
-	CloseHeartbeat      = 4408
-	CloseTakenOver      = 4409
+	// CloseNormal is a normal close: do nothing.
+	CloseNormal = 1000
+	// CloseGoingAway means the server is going away (shutdown or
+	// restart): reconnect with backoff, resume.
+	CloseGoingAway = 1001
+	// CloseTooBig means an inbound message was too big (64 KiB by
+	// default): fix the sender, do not retry.
+	CloseTooBig = 1009
+	// CloseProtocol means a protocol violation: do not retry blindly.
+	CloseProtocol = 4400
+	// CloseAuth means authentication expired or was revoked: get a new
+	// token, then reconnect.
+	CloseAuth = 4401
+	// CloseHeartbeat means a heartbeat timeout: reconnect, resume.
+	CloseHeartbeat = 4408
+	// CloseTakenOver means a newer connection took the session over: do
+	// not reconnect this one.
+	CloseTakenOver = 4409
+	// CloseTooManyMessage means the inbound rate limit closed the
+	// connection: back off, reconnect.
 	CloseTooManyMessage = 4429
 )
 

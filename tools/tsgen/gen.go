@@ -65,12 +65,12 @@ var overrides = map[string]string{
 	"protocol.SaveGame.State":    "GameState",
 }
 
-// constant is one Go constant emitted as a TypeScript one.
+// constant is one Go constant emitted as a TypeScript one, documented by
+// its Go doc comment (check fails on a constant without one).
 type constant struct {
 	goName string // in shared/protocol unless prefixed "game."
 	tsName string // key inside a group, or a top-level name
 	value  any
-	doc    string // empty: the Go doc comment
 }
 
 // constGroup is emitted as `export const Name = {...} as const` plus a type
@@ -82,9 +82,8 @@ type constGroup struct {
 
 var constGroups = []constGroup{
 	{
-		doc: "",
 		items: []constant{
-			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version, doc: "PROTOCOL_VERSION is the `Welcome.protocol` this client speaks (CONTRACT §4)."},
+			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version},
 			{goName: "MaxIDBytes", tsName: "MAX_ID_BYTES", value: protocol.MaxIDBytes},
 			{goName: "MaxFrameBytes", tsName: "MAX_FRAME_BYTES", value: protocol.MaxFrameBytes},
 			{goName: "MaxNameBytes", tsName: "MAX_NAME_BYTES", value: protocol.MaxNameBytes},
@@ -97,11 +96,11 @@ var constGroups = []constGroup{
 		valueType: "ErrorCode",
 		doc:       "ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more.",
 		items: []constant{
-			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage, doc: "Not JSON, or not an envelope."},
-			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType, doc: "The envelope's `type` is not a message type."},
-			{goName: "CodeInvalidData", tsName: "InvalidData", value: protocol.CodeInvalidData, doc: "`data` does not decode into the variant's fields; the message names the field."},
-			{goName: "CodeRateLimited", tsName: "RateLimited", value: protocol.CodeRateLimited, doc: "Inbound rate limit hit; the message was not processed and carries no `seq`."},
-			{goName: "CodeInternal", tsName: "Internal", value: protocol.CodeInternal, doc: "A server fault; the text is generic."},
+			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage},
+			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType},
+			{goName: "CodeInvalidData", tsName: "InvalidData", value: protocol.CodeInvalidData},
+			{goName: "CodeRateLimited", tsName: "RateLimited", value: protocol.CodeRateLimited},
+			{goName: "CodeInternal", tsName: "Internal", value: protocol.CodeInternal},
 		},
 	},
 	{
@@ -109,14 +108,14 @@ var constGroups = []constGroup{
 		valueType: "CloseCodeValue",
 		doc:       "CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
 		items: []constant{
-			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal, doc: "Normal close: do nothing."},
-			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway, doc: "Server going away (shutdown/restart): reconnect with backoff, resume."},
-			{goName: "CloseTooBig", tsName: "MessageTooBig", value: protocol.CloseTooBig, doc: "Inbound message too big (default 64 KiB): fix the sender, do not retry."},
-			{goName: "CloseProtocol", tsName: "ProtocolViolation", value: protocol.CloseProtocol, doc: "Protocol violation: do not retry blindly."},
-			{goName: "CloseAuth", tsName: "Unauthorized", value: protocol.CloseAuth, doc: "Authentication expired or revoked: get a new token, then reconnect."},
-			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat, doc: "Heartbeat timeout: reconnect, resume."},
-			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver, doc: "Session taken over by a newer connection: do not reconnect this one."},
-			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage, doc: "Inbound rate limit: back off, reconnect."},
+			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal},
+			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway},
+			{goName: "CloseTooBig", tsName: "MessageTooBig", value: protocol.CloseTooBig},
+			{goName: "CloseProtocol", tsName: "ProtocolViolation", value: protocol.CloseProtocol},
+			{goName: "CloseAuth", tsName: "Unauthorized", value: protocol.CloseAuth},
+			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat},
+			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver},
+			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage},
 		},
 	},
 }
@@ -256,11 +255,6 @@ func (g *generator) ref(t reflect.Type) (string, error) {
 		return name, nil
 	}
 	name := g.tsName(t)
-	for other, n := range g.emitted {
-		if n == name {
-			return "", fmt.Errorf("types %v and %v both map to %s; add a tsNames entry", t, other, name)
-		}
-	}
 	g.emitted[t] = name
 	g.queue = append(g.queue, t)
 	return name, nil
@@ -363,46 +357,68 @@ func (g *generator) fields(t reflect.Type) ([]field, error) {
 	return out, nil
 }
 
-// Generate returns the contents of protocol.gen.ts for the module at root.
+// Generate returns the contents of protocol.gen.ts for the module at root:
+// collect reads the Go types and their doc comments, check refuses what
+// the tables above do not account for, emit writes the TypeScript.
 func Generate(root string) ([]byte, error) {
+	m, err := collect(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := check(m); err != nil {
+		return nil, err
+	}
+	return emit(m), nil
+}
+
+// model is what collect found: all that check judges and emit writes.
+type model struct {
+	src     *goSource
+	msgs    []msgInfo       // in the order of messages
+	structs []structInfo    // in output order: shared/game first, each package in declaration order
+	used    map[string]bool // overrides that matched a field
+}
+
+// msgInfo is one message variant, its membership from the real decoders.
+type msgInfo struct {
+	typ            string
+	data           string // TS name of its data type; empty: it has none
+	client, server bool
+	action         bool
+}
+
+// structInfo is one struct emitted as an interface.
+type structInfo struct {
+	key            string // "pkg.Type"
+	goName, tsName string
+	fields         []field
+}
+
+// collect parses the shared packages' source and walks, by reflection,
+// the message data types, the roots and every struct they refer to.
+func collect(root string) (*model, error) {
 	src, err := parseSource(root)
 	if err != nil {
 		return nil, err
 	}
 	g := newGenerator(src)
-
-	// Messages: membership from the real decoders.
-	type msgInfo struct {
-		typ            string
-		data           reflect.Type // nil: no data
-		client, server bool
-		action         bool
-	}
-	var msgs []msgInfo
-	for _, m := range messages {
-		t := reflect.TypeOf(m)
-		mi := msgInfo{typ: m.Type(), client: protocol.IsClientType(m.Type())}
-		if t.NumField() > 0 {
-			mi.data = t
-			if _, err := g.ref(t); err != nil {
+	m := &model{src: src, used: g.used}
+	for _, msg := range messages {
+		mi := msgInfo{typ: msg.Type(), client: protocol.IsClientType(msg.Type()), server: isServerType(msg.Type())}
+		_, mi.action = msg.(protocol.Action)
+		if t := reflect.TypeOf(msg); t.NumField() > 0 {
+			if mi.data, err = g.ref(t); err != nil {
 				return nil, err
 			}
 		}
-		_, mi.action = m.(protocol.Action)
-		mi.server = isServerType(m.Type())
-		if !mi.client && !mi.server {
-			return nil, fmt.Errorf("message %s is decoded by neither side", m.Type())
-		}
-		msgs = append(msgs, mi)
+		m.msgs = append(m.msgs, mi)
 	}
 	for _, r := range roots {
 		if _, err := g.ref(reflect.TypeOf(r)); err != nil {
 			return nil, err
 		}
 	}
-
-	// Emit structs, collecting their bodies (emission may queue more).
-	bodies := map[reflect.Type]string{}
+	// Walking a struct's fields may queue more structs.
 	for len(g.queue) > 0 {
 		t := g.queue[0]
 		g.queue = g.queue[1:]
@@ -410,38 +426,49 @@ func Generate(root string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		var b strings.Builder
 		k, _ := g.key(t)
-		name := g.emitted[t]
-		writeDoc(&b, "", renameLead(src.docs[k], t.Name(), name))
-		fmt.Fprintf(&b, "export interface %s {\n", name)
-		for _, f := range fs {
-			writeDoc(&b, "  ", f.doc)
-			opt := ""
-			if f.optional {
-				opt = "?"
-			}
-			fmt.Fprintf(&b, "  %s%s: %s;\n", propName(f.name), opt, f.ts)
+		m.structs = append(m.structs, structInfo{key: k, goName: t.Name(), tsName: g.emitted[t], fields: fs})
+	}
+	sort.Slice(m.structs, func(i, j int) bool {
+		ki, kj := m.structs[i].key, m.structs[j].key
+		pi, pj := strings.HasPrefix(ki, "game."), strings.HasPrefix(kj, "game.")
+		if pi != pj {
+			return pi
 		}
-		b.WriteString("}\n")
-		bodies[t] = b.String()
-	}
+		return src.order[ki] < src.order[kj]
+	})
+	return m, nil
+}
 
-	// Completeness: every exported type and constant is accounted for.
+// check reports, all at once, everything the generator would get wrong
+// silently: an exported type or constant in no table, an override or a
+// message that matches nothing, two types with one TypeScript name, a
+// constant without the doc comment its TypeScript twin carries.
+func check(m *model) error {
 	var problems []string
-	known := map[string]bool{}
-	for t := range g.emitted {
-		k, _ := g.key(t)
-		known[k] = true
+	emitted := map[string]bool{}
+	byName := map[string]string{} // TS name -> "pkg.Type"
+	for _, s := range m.structs {
+		emitted[s.key] = true
+		if other, ok := byName[s.tsName]; ok {
+			problems = append(problems, fmt.Sprintf("types %s and %s both map to %s; add a tsNames entry", other, s.key, s.tsName))
+		}
+		byName[s.tsName] = s.key
 	}
-	for _, k := range src.types {
-		if known[k] || skipTypes[k] != "" {
+	msgTypes := map[string]bool{}
+	for _, mi := range m.msgs {
+		msgTypes[mi.typ] = true
+		if !mi.client && !mi.server {
+			problems = append(problems, "message "+mi.typ+" is decoded by neither side")
+		}
+	}
+	for _, k := range m.src.types {
+		if emitted[k] || skipTypes[k] != "" {
 			continue
 		}
-		if k == "protocol.Message" || k == "protocol.Action" {
-			continue // interfaces: the unions in protocol.ts express them
-		}
 		switch k {
+		case "protocol.Message", "protocol.Action":
+			continue // interfaces: the unions in protocol.ts express them
 		case "protocol.GetState", "protocol.Heartbeat":
 			continue // no data
 		}
@@ -450,18 +477,13 @@ func Generate(root string) ([]byte, error) {
 	constKnown := map[string]bool{}
 	for _, grp := range constGroups {
 		for _, c := range grp.items {
-			k := c.goName
-			if !strings.HasPrefix(k, "game.") {
-				k = "protocol." + k
+			constKnown[c.key()] = true
+			if constDoc(m.src, c) == "" {
+				problems = append(problems, "constant "+c.key()+" has no doc comment, which its TypeScript twin would carry")
 			}
-			constKnown[k] = true
 		}
 	}
-	msgTypes := map[string]bool{}
-	for _, m := range msgs {
-		msgTypes[m.typ] = true
-	}
-	for _, k := range src.consts {
+	for _, k := range m.src.consts {
 		if constKnown[k] {
 			continue
 		}
@@ -471,15 +493,19 @@ func Generate(root string) ([]byte, error) {
 		problems = append(problems, "constant "+k+" is in no table of tools/tsgen/gen.go")
 	}
 	for k := range overrides {
-		if !g.used[k] {
+		if !m.used[k] {
 			problems = append(problems, "override "+k+" matches no field")
 		}
 	}
 	if len(problems) > 0 {
 		sort.Strings(problems)
-		return nil, errors.New(strings.Join(problems, "\n"))
+		return errors.New(strings.Join(problems, "\n"))
 	}
+	return nil
+}
 
+// emit writes the TypeScript file for a checked model.
+func emit(m *model) []byte {
 	var out bytes.Buffer
 	out.WriteString(Header + "\n")
 	out.WriteString("// Source: shared/protocol and shared/game. Regenerate with `make generate`.\n\n")
@@ -493,64 +519,8 @@ func Generate(root string) ([]byte, error) {
  */
 
 `)
-
-	// Constants.
-	for _, grp := range constGroups {
-		if grp.name == "" {
-			for _, c := range grp.items {
-				writeDoc(&out, "", constDoc(src, c))
-				fmt.Fprintf(&out, "export const %s = %s;\n", c.tsName, tsValue(c.value))
-			}
-			out.WriteString("\n")
-			continue
-		}
-		writeDoc(&out, "", grp.doc)
-		fmt.Fprintf(&out, "export const %s = {\n", grp.name)
-		for _, c := range grp.items {
-			writeDoc(&out, "  ", constDoc(src, c))
-			fmt.Fprintf(&out, "  %s: %s,\n", c.tsName, tsValue(c.value))
-		}
-		out.WriteString("} as const;\n\n")
-		fmt.Fprintf(&out, "/** %s is any value of {@link %s}. */\n", grp.valueType, grp.name)
-		fmt.Fprintf(&out, "export type %s = (typeof %s)[keyof typeof %s];\n\n", grp.valueType, grp.name, grp.name)
-	}
-
-	// Message types.
-	out.WriteString("/** MessageType names every message variant, exactly as on the wire (CONTRACT §3, §4). */\n")
-	out.WriteString("export const MessageType = {\n")
-	for _, m := range msgs {
-		fmt.Fprintf(&out, "  %s: %s,\n", m.typ, tsValue(m.typ))
-	}
-	out.WriteString("} as const;\n\n")
-	union := func(name, doc string, keep func(msgInfo) bool) {
-		var parts []string
-		for _, m := range msgs {
-			if keep(m) {
-				parts = append(parts, tsValue(m.typ))
-			}
-		}
-		fmt.Fprintf(&out, "/** %s */\nexport type %s =\n  | %s;\n\n", doc, name, strings.Join(parts, "\n  | "))
-	}
-	union("ClientMessageType", "ClientMessageType names the variants a client may send (CONTRACT §3).", func(m msgInfo) bool { return m.client })
-	union("ServerMessageType", "ServerMessageType names the variants the server sends (CONTRACT §4).", func(m msgInfo) bool { return m.server })
-	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (CONTRACT §2).", func(m msgInfo) bool { return m.action })
-	dataMap := func(name, doc string, keep func(msgInfo) bool) {
-		fmt.Fprintf(&out, "/** %s */\nexport interface %s {\n", doc, name)
-		for _, m := range msgs {
-			if !keep(m) {
-				continue
-			}
-			ts := "undefined"
-			if m.data != nil {
-				ts = g.emitted[m.data]
-			}
-			fmt.Fprintf(&out, "  %s: %s;\n", m.typ, ts)
-		}
-		out.WriteString("}\n\n")
-	}
-	dataMap("ClientMessageData", "ClientMessageData maps each client variant to the type of its `data` (`undefined`: the variant has none).", func(m msgInfo) bool { return m.client })
-	dataMap("ServerMessageData", "ServerMessageData maps each server variant to the type of its `data` (`undefined`: the variant has none).", func(m msgInfo) bool { return m.server })
-
+	emitConstants(&out, m.src)
+	emitMessages(&out, m.msgs)
 	out.WriteString(`/** JsonPatchOperation is one RFC 6902 operation (CONTRACT §4); applied by the WASM core, never in TypeScript. */
 export interface JsonPatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
@@ -560,28 +530,86 @@ export interface JsonPatchOperation {
 }
 
 `)
-
-	// Structs, game first, each package in declaration order.
-	types := make([]reflect.Type, 0, len(bodies))
-	for t := range bodies {
-		types = append(types, t)
-	}
-	sort.Slice(types, func(i, j int) bool {
-		ki, _ := g.key(types[i])
-		kj, _ := g.key(types[j])
-		pi, pj := strings.HasPrefix(ki, "game."), strings.HasPrefix(kj, "game.")
-		if pi != pj {
-			return pi
-		}
-		return src.order[ki] < src.order[kj]
-	})
-	for i, t := range types {
+	for i, s := range m.structs {
 		if i > 0 {
 			out.WriteString("\n")
 		}
-		out.WriteString(bodies[t])
+		writeDoc(&out, "", renameLead(m.src.docs[s.key], s.goName, s.tsName))
+		fmt.Fprintf(&out, "export interface %s {\n", s.tsName)
+		for _, f := range s.fields {
+			writeDoc(&out, "  ", f.doc)
+			opt := ""
+			if f.optional {
+				opt = "?"
+			}
+			fmt.Fprintf(&out, "  %s%s: %s;\n", propName(f.name), opt, f.ts)
+		}
+		out.WriteString("}\n")
 	}
-	return out.Bytes(), nil
+	return out.Bytes()
+}
+
+// emitConstants writes constGroups, each constant documented by its Go
+// doc comment.
+func emitConstants(out *bytes.Buffer, src *goSource) {
+	for _, grp := range constGroups {
+		if grp.name == "" {
+			for _, c := range grp.items {
+				writeDoc(out, "", constDoc(src, c))
+				fmt.Fprintf(out, "export const %s = %s;\n", c.tsName, tsValue(c.value))
+			}
+			out.WriteString("\n")
+			continue
+		}
+		writeDoc(out, "", grp.doc)
+		fmt.Fprintf(out, "export const %s = {\n", grp.name)
+		for _, c := range grp.items {
+			writeDoc(out, "  ", constDoc(src, c))
+			fmt.Fprintf(out, "  %s: %s,\n", c.tsName, tsValue(c.value))
+		}
+		out.WriteString("} as const;\n\n")
+		fmt.Fprintf(out, "/** %s is any value of {@link %s}. */\n", grp.valueType, grp.name)
+		fmt.Fprintf(out, "export type %s = (typeof %s)[keyof typeof %s];\n\n", grp.valueType, grp.name, grp.name)
+	}
+}
+
+// emitMessages writes the message type names, the unions of client,
+// server and action variants, and the maps from variant to data type.
+func emitMessages(out *bytes.Buffer, msgs []msgInfo) {
+	out.WriteString("/** MessageType names every message variant, exactly as on the wire (CONTRACT §3, §4). */\n")
+	out.WriteString("export const MessageType = {\n")
+	for _, mi := range msgs {
+		fmt.Fprintf(out, "  %s: %s,\n", mi.typ, tsValue(mi.typ))
+	}
+	out.WriteString("} as const;\n\n")
+	union := func(name, doc string, keep func(msgInfo) bool) {
+		var parts []string
+		for _, mi := range msgs {
+			if keep(mi) {
+				parts = append(parts, tsValue(mi.typ))
+			}
+		}
+		fmt.Fprintf(out, "/** %s */\nexport type %s =\n  | %s;\n\n", doc, name, strings.Join(parts, "\n  | "))
+	}
+	union("ClientMessageType", "ClientMessageType names the variants a client may send (CONTRACT §3).", func(mi msgInfo) bool { return mi.client })
+	union("ServerMessageType", "ServerMessageType names the variants the server sends (CONTRACT §4).", func(mi msgInfo) bool { return mi.server })
+	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (CONTRACT §2).", func(mi msgInfo) bool { return mi.action })
+	dataMap := func(name, doc string, keep func(msgInfo) bool) {
+		fmt.Fprintf(out, "/** %s */\nexport interface %s {\n", doc, name)
+		for _, mi := range msgs {
+			if !keep(mi) {
+				continue
+			}
+			ts := "undefined"
+			if mi.data != "" {
+				ts = mi.data
+			}
+			fmt.Fprintf(out, "  %s: %s;\n", mi.typ, ts)
+		}
+		out.WriteString("}\n\n")
+	}
+	dataMap("ClientMessageData", "ClientMessageData maps each client variant to the type of its `data` (`undefined`: the variant has none).", func(mi msgInfo) bool { return mi.client })
+	dataMap("ServerMessageData", "ServerMessageData maps each server variant to the type of its `data` (`undefined`: the variant has none).", func(mi msgInfo) bool { return mi.server })
 }
 
 // isServerType asks the real server decoder whether t is one of its types.
@@ -592,16 +620,18 @@ func isServerType(t string) bool {
 	return !(errors.As(err, &de) && de.Code == protocol.CodeUnknownType)
 }
 
+// key returns "pkg.Const", the constant's key in goSource.
+func (c constant) key() string {
+	if strings.HasPrefix(c.goName, "game.") {
+		return c.goName
+	}
+	return "protocol." + c.goName
+}
+
+// constDoc is c's Go doc comment, led by its TypeScript name.
 func constDoc(src *goSource, c constant) string {
-	if c.doc != "" {
-		return c.doc
-	}
-	k := c.goName
-	if !strings.HasPrefix(k, "game.") {
-		k = "protocol." + k
-	}
-	_, short, _ := strings.Cut(k, ".")
-	return renameLead(src.docs[k], short, c.tsName)
+	_, short, _ := strings.Cut(c.key(), ".")
+	return renameLead(src.docs[c.key()], short, c.tsName)
 }
 
 // renameLead replaces a doc comment's leading Go name with the TS name.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -119,4 +120,50 @@ func firstDiff(a, b string) string {
 		}
 	}
 	return ""
+}
+
+// TestCheck: each kind of problem in a collected model is reported, and
+// the model of this repository has none.
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name  string
+		spoil func(m *model)
+		want  string // "" for no problem
+	}{
+		{"this repository", func(*model) {}, ""},
+		{"a type neither emitted nor skipped", func(m *model) {
+			m.structs = slices.DeleteFunc(m.structs, func(s structInfo) bool { return s.key == "protocol.Welcome" })
+		}, "type protocol.Welcome is neither emitted nor in skipTypes"},
+		{"two types, one TypeScript name", func(m *model) {
+			m.structs = append(m.structs, structInfo{key: "game.Other", goName: "Other", tsName: "GameState"})
+		}, "types game.State and game.Other both map to GameState; add a tsNames entry"},
+		{"a message no decoder knows", func(m *model) {
+			m.msgs = append(m.msgs, msgInfo{typ: "Nobody"})
+		}, "message Nobody is decoded by neither side"},
+		{"a constant in no table", func(m *model) {
+			m.src.consts = append(m.src.consts, "protocol.CloseSomething")
+		}, "constant protocol.CloseSomething is in no table of tools/tsgen/gen.go"},
+		{"a constant without a doc comment", func(m *model) {
+			m.src.docs["protocol.CloseAuth"] = ""
+		}, "constant protocol.CloseAuth has no doc comment"},
+		{"an override that matches nothing", func(m *model) {
+			m.used = map[string]bool{}
+		}, "override protocol.Envelope.Data matches no field"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, err := collect(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.spoil(m)
+			err = check(m)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("check: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("check = %v, want a problem %q", err, tt.want)
+			}
+		})
+	}
 }

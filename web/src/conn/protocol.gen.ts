@@ -10,7 +10,10 @@
  * @module
  */
 
-/** PROTOCOL_VERSION is the `Welcome.protocol` this client speaks (CONTRACT §4). */
+/**
+ * PROTOCOL_VERSION is the `Welcome.protocol` of this protocol (CONTRACT §4): what
+ * the server sends and the generated client speaks.
+ */
 export const PROTOCOL_VERSION = 1;
 /** MAX_ID_BYTES bounds the envelope id. */
 export const MAX_ID_BYTES = 64;
@@ -32,15 +35,21 @@ export const MAX_SAFE_INT = 9007199254740991;
 
 /** ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more. */
 export const ErrorCode = {
-  /** Not JSON, or not an envelope. */
+  /** BadMessage means the frame is not JSON, or not an envelope. */
   BadMessage: 'bad_message',
-  /** The envelope's `type` is not a message type. */
+  /** UnknownType means the envelope's `type` is not a message type. */
   UnknownType: 'unknown_type',
-  /** `data` does not decode into the variant's fields; the message names the field. */
+  /**
+   * InvalidData means `data` does not decode into the variant's
+   * fields; the message names the field.
+   */
   InvalidData: 'invalid_data',
-  /** Inbound rate limit hit; the message was not processed and carries no `seq`. */
+  /**
+   * RateLimited means the inbound rate limit was hit; the message was
+   * not processed and the Error carries no `seq`.
+   */
   RateLimited: 'rate_limited',
-  /** A server fault; the text is generic. */
+  /** Internal means a server fault; the text is generic. */
   Internal: 'internal',
 } as const;
 
@@ -49,21 +58,36 @@ export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /** CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop. */
 export const CloseCode = {
-  /** Normal close: do nothing. */
+  /** Normal is a normal close: do nothing. */
   Normal: 1000,
-  /** Server going away (shutdown/restart): reconnect with backoff, resume. */
+  /**
+   * GoingAway means the server is going away (shutdown or
+   * restart): reconnect with backoff, resume.
+   */
   GoingAway: 1001,
-  /** Inbound message too big (default 64 KiB): fix the sender, do not retry. */
+  /**
+   * MessageTooBig means an inbound message was too big (64 KiB by
+   * default): fix the sender, do not retry.
+   */
   MessageTooBig: 1009,
-  /** Protocol violation: do not retry blindly. */
+  /** ProtocolViolation means a protocol violation: do not retry blindly. */
   ProtocolViolation: 4400,
-  /** Authentication expired or revoked: get a new token, then reconnect. */
+  /**
+   * Unauthorized means authentication expired or was revoked: get a new
+   * token, then reconnect.
+   */
   Unauthorized: 4401,
-  /** Heartbeat timeout: reconnect, resume. */
+  /** HeartbeatTimeout means a heartbeat timeout: reconnect, resume. */
   HeartbeatTimeout: 4408,
-  /** Session taken over by a newer connection: do not reconnect this one. */
+  /**
+   * TakenOver means a newer connection took the session over: do
+   * not reconnect this one.
+   */
   TakenOver: 4409,
-  /** Inbound rate limit: back off, reconnect. */
+  /**
+   * RateLimited means the inbound rate limit closed the
+   * connection: back off, reconnect.
+   */
   RateLimited: 4429,
 } as const;
 
