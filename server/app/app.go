@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.ws, err = ws.New(ws.Config{
 		Verifier: verifier, Sessions: a.sessions, Logger: log, Observer: a.metrics,
 		HeartbeatInterval: cfg.HeartbeatInterval, AllowedOrigins: cfg.AllowedOrigins,
-		RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond,
+		RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond, PlainBuffers: cfg.WSPlainBuffers,
 	})
 	if err != nil {
 		return nil, errors.Join(err, a.store.Close())

@@ -5,14 +5,25 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cosmic-gardener/realtime/server/config"
 	"github.com/cosmic-gardener/realtime/server/internal/wstest"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/patch"
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 )
 
+// TestTwoDevicesConverge runs on both WebSocket paths: the default small
+// buffers and WS_PLAIN_BUFFERS, the operator's way back to coder/websocket's
+// own buffers.
 func TestTwoDevicesConverge(t *testing.T) {
-	s := wstest.Start(t, nil)
+	for _, plain := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plain_buffers=%v", plain), func(t *testing.T) {
+			twoDevicesConverge(t, wstest.Start(t, func(c *config.Config) { c.WSPlainBuffers = plain }))
+		})
+	}
+}
+
+func twoDevicesConverge(t *testing.T, s *wstest.Server) {
 	a := s.Dial("alice", "")
 	b := s.Dial("alice", "")
 	if a.Welcome.SessionID == b.Welcome.SessionID || a.Welcome.Resumed {

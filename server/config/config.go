@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel          string        // LOG_LEVEL, debug|info (default)|warn|error
 	WebDir            string        // WEB_DIR, default "web/dist"
 	Pprof             bool          // PPROF mounts /debug/pprof
+	WSPlainBuffers    bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
 	DevTokenTTL       time.Duration // DEV_TOKEN_TTL, default 24h
 
 	// The plain HTTP server's timeouts (hijacked WebSockets keep their own
@@ -120,6 +121,9 @@ func Settings() []Setting {
 			set: stringSetter(func(c *Config) *string { return &c.WebDir })},
 		{Name: "PPROF", Flag: "pprof", Default: "false", Range: boolRange, isBool: true,
 			Usage: "serve /debug/pprof/", set: boolSetter(func(c *Config) *bool { return &c.Pprof })},
+		{Name: "WS_PLAIN_BUFFERS", Default: "false", Range: boolRange, isBool: true,
+			Usage: "accept WebSockets on net/http's buffers and coder/websocket's own read/write path (rules out server/ws/buffers.go)",
+			set:   boolSetter(func(c *Config) *bool { return &c.WSPlainBuffers })},
 		{Name: "DEV_TOKEN_TTL", Default: "24h", Range: "1s to 720h",
 			Usage: "lifetime of dev-login tokens", set: durationIn(func(c *Config) *time.Duration { return &c.DevTokenTTL }, time.Second, 720*time.Hour)},
 		{Name: "HTTP_READ_HEADER_TIMEOUT", Default: "5s", Range: "10ms to 10m",

@@ -241,18 +241,19 @@ func (c *Commit) validate() error {
 //
 // The writer does not checkpoint inside commits: SQLite's automatic
 // checkpoint runs inside the commit that crosses 1000 WAL pages, with an
-// fsync, and held every commit queued behind it (ack p99 5 ms instead of
-// 1.5 ms at 400 commits/s). The checkpointer copies the WAL into the
+// fsync, and held every commit queued behind it. The checkpointer copies the WAL into the
 // database file from a connection of its own every CheckpointInterval,
 // beside the writer (PASSIVE: it waits for no one and no one waits for
 // it). A passive checkpoint never lets a busy writer start the WAL over,
-// so the file would grow without end (530 MB in 15 s at 2 000 commits/s).
+// so the file would grow without end.
 // Once the WAL holds restartFrames pages the checkpointer asks the writer,
 // which runs a RESTART checkpoint between two batches: only the pages
 // written since the passive one are left to copy, and the next commit
 // starts the WAL from its beginning. Run from the checkpointer instead, a
 // RESTART waits for the writer's lock, which a writer that always has
-// work takes back first: the WAL reached 40 MB in 0.3 s that way.
+// work takes back first, and the WAL grows anyway. (The figures behind
+// each of these choices: docs/performance.md, "Figures behind code
+// comments".)
 type SQLite struct {
 	cfg Config
 	log *slog.Logger
