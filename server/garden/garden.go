@@ -2,7 +2,6 @@ package garden
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -362,10 +361,7 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 		}
 		res = protocol.ActionResult{Success: true, Message: out.Message, BodyID: out.BodyID, Version: snap.Version}
 	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return Result{}, fmt.Errorf("encode result: %w", err)
-	}
+	data := protocol.AppendResultData(nil, res)
 	c := store.Commit{Actions: []store.ActionRecord{{UserID: g.userID, ActionID: actionID, Result: data, At: now}}}
 	switch {
 	case snap != nil:

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -130,11 +129,10 @@ func (c *conn) end(readErr error) {
 // session: Open calls it before the writer can start, which reads c.sess.
 func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 	c.sess, c.resumed = s, resumed
-	data, _ := json.Marshal(protocol.Welcome{ // a struct of strings and numbers always encodes
+	return protocol.AppendWelcome(nil, protocol.Welcome{
 		SessionID: s.ID(), Resumed: resumed, HeartbeatMS: c.srv.cfg.HeartbeatInterval.Milliseconds(),
 		UserID: c.userID, Protocol: protocol.Version,
 	})
-	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
 }
 
 // readLoop runs for the connection's life. Between messages it waits in
@@ -228,7 +226,7 @@ func (c *conn) handle(frame []byte) {
 	case protocol.GetState:
 		c.sess.RequestFull()
 	case protocol.Heartbeat:
-		c.sess.Send(c, protocol.TypeHeartbeat, "", nil, false)
+		c.sess.SendHeartbeat(c)
 	case protocol.Ack:
 		c.sess.Ack(m.Seq)
 	case protocol.RefreshToken:
@@ -244,7 +242,7 @@ func (c *conn) handle(frame []byte) {
 			c.sendError(env.ID, protocol.CodeInternal, "internal error: the action was not applied; retry with the same id", true)
 			return
 		}
-		c.sess.Send(c, protocol.TypeActionResult, env.ID, res.Data, true)
+		c.sess.SendResult(c, env.ID, res.Data)
 	default:
 		c.sendError(env.ID, protocol.CodeUnknownType, fmt.Sprintf("type: %s is not handled", env.Type), true)
 	}
@@ -262,8 +260,7 @@ const msgSaveNeedsOperator = "SaveGame with a state needs an operator token (rol
 func (c *conn) refuseAction(id, typ, message string) {
 	start := c.srv.cfg.Clock()
 	c.srv.log.Debug("action refused", "user_id", c.userID, "session_id", c.sess.ID(), "type", typ, "reason", message)
-	data, _ := json.Marshal(protocol.ActionResult{Success: false, Message: message}) // always encodes
-	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+	c.sess.SendResult(c, id, protocol.AppendResultData(nil, protocol.ActionResult{Success: false, Message: message}))
 	c.srv.obs.ActionDone(typ, "rejected", c.srv.cfg.Clock().Sub(start))
 }
 
@@ -289,13 +286,11 @@ func (c *conn) refresh(id, token string) {
 		c.operator = claims.Operator
 		res = protocol.ActionResult{Success: true, Message: "token refreshed, expires " + claims.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
-	data, _ := json.Marshal(res) // always encodes
-	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+	c.sess.SendResult(c, id, protocol.AppendResultData(nil, res))
 }
 
 func (c *conn) sendError(id, code, message string, numbered bool) {
-	data, _ := json.Marshal(protocol.ErrorMessage{Code: code, Message: message}) // always encodes
-	c.sess.Send(c, protocol.TypeError, id, data, numbered)
+	c.sess.SendError(c, id, code, message, numbered)
 }
 
 // check runs the sweeper's periodic checks (CONTRACT §1 expiry, §5.4
