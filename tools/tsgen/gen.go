@@ -117,6 +117,9 @@ var constGroups = []constGroup{
 			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat, doc: "Heartbeat timeout: reconnect, resume."},
 			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver, doc: "Session taken over by a newer connection: do not reconnect this one."},
 			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage, doc: "Inbound rate limit: back off, reconnect."},
+			{goName: "ClosePolicy", tsName: "PolicyViolation", value: protocol.ClosePolicy},
+			{goName: "CloseInternal", tsName: "InternalError", value: protocol.CloseInternal},
+			{goName: "CloseTryAgainLater", tsName: "TryAgainLater", value: protocol.CloseTryAgainLater},
 		},
 	},
 }
