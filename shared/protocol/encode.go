@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/cosmic-gardener/realtime/shared/internal/jsonenc"
 )
 
 // Encode builds a frame for m. Variants without fields carry no data
@@ -156,19 +158,5 @@ func appendHead(dst []byte, typ, id string, seq uint64) []byte {
 	return dst
 }
 
-// appendString appends s as encoding/json encodes it. Printable ASCII
-// that json.Marshal leaves alone is copied; anything else (quotes,
-// backslashes, control bytes, the HTML characters <, > and & that
-// json.Marshal escapes, non-ASCII) goes through json.Marshal, so the
-// bytes match Encode's.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
-}
+// appendString appends s as json.Marshal, and so Encode, writes it.
+func appendString(dst []byte, s string) []byte { return jsonenc.AppendStringHTML(dst, s) }

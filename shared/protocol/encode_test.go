@@ -156,3 +156,29 @@ func BenchmarkAppendResult(b *testing.B) {
 		_ = protocol.AppendResult(nil, "c1-42", 9, data)
 	}
 }
+
+// FuzzAppendResultData: for any text, AppendResultData and AppendError
+// write what encoding/json writes, so records and frames never depend on
+// which encoder built them.
+func FuzzAppendResultData(f *testing.F) {
+	f.Add(true, "planet created", "b-c1-42", uint64(42))
+	f.Add(false, "needs \"operator\" <role> & ü\u2028\n\x00\xff", "", uint64(0))
+	f.Fuzz(func(t *testing.T, success bool, message, bodyID string, version uint64) {
+		r := protocol.ActionResult{Success: success, Message: message, BodyID: bodyID, Version: version}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := protocol.AppendResultData(nil, r); string(got) != string(want) {
+			t.Fatalf("AppendResultData\n got %s\nwant %s", got, want)
+		}
+		e := protocol.ErrorMessage{Code: bodyID, Message: message}
+		wantErr, err := protocol.Encode(bodyID, version, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := protocol.AppendError(nil, bodyID, version, e.Code, e.Message); string(got) != string(wantErr) {
+			t.Fatalf("AppendError\n got %s\nwant %s", got, wantErr)
+		}
+	})
+}
