@@ -79,6 +79,7 @@ test-e2e: server web e2e-deps
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test ./shared/protocol -run '^$$' -fuzz FuzzDecodeClient -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/protocol -run '^$$' -fuzz FuzzAppendResultData -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/patch -run '^$$' -fuzz '^FuzzApply$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/rules -run '^$$' -fuzz FuzzRules -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/patch -run '^$$' -fuzz FuzzApplyState -fuzztime $(FUZZTIME)

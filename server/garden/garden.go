@@ -2,7 +2,6 @@ package garden
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -200,13 +199,21 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 }
 
 // Garden is one user's authoritative garden. Safe for concurrent use.
+//
+// Locking. Two mutexes, always taken in this order:
+//   - actMu serialises actions: Do holds it from the replay lookup through
+//     commit and publish. Versions and idempotency records therefore reach
+//     the store in order, and the store cannot gain an action id between
+//     Do's lookup of it and the commit that records it.
+//   - mu guards the in-memory fields below (current snapshot, history,
+//     patch cache, recent results, subscribers). It is held only for
+//     short, non-blocking work: never across store I/O, never while a
+//     Subscriber is called.
 type Garden struct {
 	userID string
 	cfg    *Config
 
-	// actMu serialises actions, held across the durable commit so that
-	// versions and idempotency records reach the store in order.
-	actMu sync.Mutex
+	actMu sync.Mutex // serialises actions; see Locking above
 
 	mu         sync.Mutex // guards the fields below
 	cur        *Snapshot
@@ -311,36 +318,85 @@ type Result struct {
 // hear of it; origin is notified first (its own change goes ahead). An
 // error means the action was not applied and may be retried with the same
 // id.
+//
+// Do runs named steps under actMu: replay, apply (pure), commit (the
+// store), publish (local subscribers).
 func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, origin Subscriber) (Result, error) {
 	start := g.cfg.Clock()
 	g.actMu.Lock()
 	defer g.actMu.Unlock()
 
-	g.mu.Lock()
-	prev, seen := g.dedup[actionID]
-	cur := g.cur
-	g.mu.Unlock()
-	if !seen {
-		// Under actMu: every record of this garden is committed under it,
-		// so the store cannot gain this id between the lookup and the
-		// commit below.
-		rec, ok, err := g.cfg.Store.LookupAction(ctx, g.userID, actionID)
-		if err != nil {
-			return Result{}, fmt.Errorf("look up action %s of garden %s: %w", actionID, g.userID, err)
-		}
-		if ok {
-			prev, seen = rec.Result, true
-			g.mu.Lock()
-			g.remember(actionID, prev)
-			g.mu.Unlock()
-		}
+	prev, seen, err := g.replay(ctx, actionID)
+	if err != nil {
+		return Result{}, err
 	}
 	if seen {
 		g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
 		return Result{Data: prev, Replayed: true}, nil
 	}
+	out, err := apply(g.userID, g.Current(), act, actionID, g.cfg.Clock())
+	if err != nil {
+		return Result{}, err
+	}
+	if err := g.commit(ctx, out); err != nil {
+		return Result{}, err
+	}
+	g.publish(out, origin)
+	g.cfg.Observer.ActionDone(act.Type(), out.label(), g.cfg.Clock().Sub(start))
+	return Result{Data: out.data}, nil
+}
 
-	now := g.cfg.Clock()
+// replay returns the recorded result of actionID, if the id was seen: from
+// the cache of recent results or, failing that, from the store (a hit
+// there is cached). actMu must be held: every record of this garden is
+// committed under it, so the store cannot gain this id between the lookup
+// and the commit that follows a miss.
+func (g *Garden) replay(ctx context.Context, actionID string) (data []byte, seen bool, err error) {
+	g.mu.Lock()
+	data, seen = g.dedup[actionID]
+	g.mu.Unlock()
+	if seen {
+		return data, true, nil
+	}
+	rec, ok, err := g.cfg.Store.LookupAction(ctx, g.userID, actionID)
+	if err != nil {
+		return nil, false, fmt.Errorf("look up action %s of garden %s: %w", actionID, g.userID, err)
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	g.mu.Lock()
+	g.remember(actionID, rec.Result)
+	g.mu.Unlock()
+	return rec.Result, true, nil
+}
+
+// outcome is what applying one action produces: the result to record and
+// answer, the next snapshot if the garden changed, and the store commit
+// that makes both durable.
+type outcome struct {
+	actType  string
+	actionID string
+	success  bool
+	data     []byte    // the encoded ActionResult: the idempotency record
+	snap     *Snapshot // the next version; nil when the garden is unchanged
+	commit   store.Commit
+}
+
+// label is the outcome as Observer.ActionDone reports it.
+func (o *outcome) label() string {
+	if o.success {
+		return "applied"
+	}
+	return "rejected"
+}
+
+// apply runs the rules on cur and builds the outcome: the result, the next
+// snapshot and the commit. It is pure (no locks, no I/O; now is an
+// argument), so a conflict retry can run it again on a newer cur. A
+// rejection is an outcome (recorded like any result), not an error; an
+// error means the action cannot be applied at all.
+func apply(userID string, cur *Snapshot, act protocol.Action, actionID string, now time.Time) (outcome, error) {
 	out, err := rules.Apply(cur.State, act, actionID, now.UnixMilli())
 	var rej *rules.Rejection
 	var res protocol.ActionResult
@@ -350,7 +406,7 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	case errors.As(err, &rej):
 		res = protocol.ActionResult{Success: false, Message: rej.Message}
 	case err != nil:
-		return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
+		return outcome{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), userID, err)
 	case out.State == cur.State:
 		// Nothing changed; SaveGame still promises the state is durable,
 		// which a garden never changed since its creation is not yet.
@@ -358,55 +414,63 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 		_, saveCurrent = act.(protocol.SaveGame)
 	default:
 		if snap, err = newSnapshot(cur.Version+1, out.State); err != nil {
-			return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
+			return outcome{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), userID, err)
 		}
 		res = protocol.ActionResult{Success: true, Message: out.Message, BodyID: out.BodyID, Version: snap.Version}
 	}
-	data, err := json.Marshal(res)
-	if err != nil {
-		return Result{}, fmt.Errorf("encode result: %w", err)
-	}
-	c := store.Commit{Actions: []store.ActionRecord{{UserID: g.userID, ActionID: actionID, Result: data, At: now}}}
+	data := protocol.AppendResultData(make([]byte, 0, 64+len(res.Message)+len(res.BodyID)), res)
+	c := store.Commit{Actions: []store.ActionRecord{{UserID: userID, ActionID: actionID, Result: data, At: now}}}
 	switch {
 	case snap != nil:
-		c.Garden = &store.Garden{UserID: g.userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now}
+		c.Garden = &store.Garden{UserID: userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: now}
 	case saveCurrent:
 		// The store ignores a write that is not newer than what it holds.
-		c.Garden = &store.Garden{UserID: g.userID, Version: cur.Version, State: cur.Encoded, UpdatedAt: now}
+		c.Garden = &store.Garden{UserID: userID, Version: cur.Version, State: cur.Encoded, UpdatedAt: now}
 	}
+	return outcome{actType: act.Type(), actionID: actionID, success: res.Success, data: data, snap: snap, commit: c}, nil
+}
+
+// commit makes out durable: the idempotency record and, if any, the new
+// version, in one store transaction. It is the one step where the store can
+// refuse the outcome (with several nodes: a version conflict, answered by
+// reloading and applying again). actMu must be held. Nothing in memory
+// changes here; on error the garden is as before.
+func (g *Garden) commit(ctx context.Context, out outcome) error {
 	// The commit must not be abandoned half-way because one client went
 	// away: other devices and the idempotency record depend on it.
-	if err := g.cfg.Store.Commit(context.WithoutCancel(ctx), c); err != nil {
-		return Result{}, fmt.Errorf("commit %s to garden %s: %w", act.Type(), g.userID, err)
+	if err := g.cfg.Store.Commit(context.WithoutCancel(ctx), out.commit); err != nil {
+		return fmt.Errorf("commit %s to garden %s: %w", out.actType, g.userID, err)
 	}
+	return nil
+}
 
+// publish makes a committed outcome visible: its result to replays and,
+// if the garden changed, the new version to Current and Update, in one
+// critical section; then it tells the subscribers, with no lock but actMu
+// held. The device whose action it was hears first (its own change goes
+// ahead), then the others. These are this node's subscribers; a
+// cross-node bus is a second publisher here.
+func (g *Garden) publish(out outcome, origin Subscriber) {
 	g.mu.Lock()
-	g.remember(actionID, data)
+	g.remember(out.actionID, out.data)
 	var subs []Subscriber
-	if snap != nil {
-		g.setCurrent(snap)
+	if out.snap != nil {
+		g.setCurrent(out.snap)
 		subs = g.subs
 	}
 	g.mu.Unlock()
 
-	if snap != nil {
-		// The device whose action it was hears first (its own change goes
-		// ahead), then the others.
-		if origin != nil && slices.Contains(subs, origin) {
-			origin.Changed(snap, origin)
-		}
-		for _, s := range subs {
-			if s != origin {
-				s.Changed(snap, origin)
-			}
+	if out.snap == nil {
+		return
+	}
+	if origin != nil && slices.Contains(subs, origin) {
+		origin.Changed(out.snap, origin)
+	}
+	for _, s := range subs {
+		if s != origin {
+			s.Changed(out.snap, origin)
 		}
 	}
-	outcome := "applied"
-	if !res.Success {
-		outcome = "rejected"
-	}
-	g.cfg.Observer.ActionDone(act.Type(), outcome, g.cfg.Clock().Sub(start))
-	return Result{Data: data}, nil
 }
 
 // setCurrent publishes snap as the newest version. g.mu must be held (or g

@@ -1,10 +1,10 @@
 package garden
 
 import (
-	"strconv"
 	"sync"
 
 	"github.com/cosmic-gardener/realtime/shared/game"
+	"github.com/cosmic-gardener/realtime/shared/protocol"
 )
 
 // Snapshot is one immutable version of a garden, shared by every session
@@ -31,30 +31,12 @@ func newSnapshot(version uint64, s *game.State) (*Snapshot, error) {
 // {"version":V,"state":S,"hash":H}, encoded once and shared.
 func (s *Snapshot) FullData() []byte {
 	s.fullOnce.Do(func() {
-		b := make([]byte, 0, len(s.Encoded)+len(s.Hash)+48)
-		b = append(b, `{"version":`...)
-		b = strconv.AppendUint(b, s.Version, 10)
-		b = append(b, `,"state":`...)
-		b = append(b, s.Encoded...)
-		b = append(b, `,"hash":"`...)
-		b = append(b, s.Hash...)
-		b = append(b, `"}`...)
-		s.full = b
+		s.full = protocol.AppendFullData(make([]byte, 0, len(s.Encoded)+len(s.Hash)+48), s.Version, s.Encoded, s.Hash)
 	})
 	return s.full
 }
 
 // patchData builds the inner data of a patch StateUpdate.
 func patchData(base uint64, to *Snapshot, patch []byte) []byte {
-	b := make([]byte, 0, len(patch)+len(to.Hash)+64)
-	b = append(b, `{"version":`...)
-	b = strconv.AppendUint(b, to.Version, 10)
-	b = append(b, `,"base":`...)
-	b = strconv.AppendUint(b, base, 10)
-	b = append(b, `,"patch":`...)
-	b = append(b, patch...)
-	b = append(b, `,"hash":"`...)
-	b = append(b, to.Hash...)
-	b = append(b, `"}`...)
-	return b
+	return protocol.AppendPatchData(make([]byte, 0, len(patch)+len(to.Hash)+64), to.Version, base, patch, to.Hash)
 }

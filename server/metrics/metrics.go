@@ -115,8 +115,11 @@ func (m *Metrics) ConnClosed(code int) {
 	m.connsOpen.Dec()
 	label := "other"
 	switch code {
-	case 1000, 1001, 1006, 1008, 1009, 1011, 1013, protocol.CloseProtocol, protocol.CloseAuth,
+	case protocol.CloseNormal, protocol.CloseGoingAway, 1006, protocol.ClosePolicy, protocol.CloseTooBig,
+		protocol.CloseInternal, protocol.CloseTryAgainLater, protocol.CloseProtocol, protocol.CloseAuth,
 		protocol.CloseHeartbeat, protocol.CloseTakenOver, protocol.CloseTooManyMessage:
+		// 1006 (abnormal closure) is never sent: it is what a dropped
+		// connection reads as.
 		label = strconv.Itoa(code)
 	}
 	m.connsClosed.WithLabelValues(label).Inc()

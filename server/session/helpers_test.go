@@ -124,8 +124,7 @@ func (e *env) open(user, resumeID string, lastSeq uint64) (*device, bool) {
 }
 
 func welcomeFrame(s *session.Session, resumed bool) []byte {
-	data, _ := json.Marshal(protocol.Welcome{SessionID: s.ID(), Resumed: resumed, UserID: s.UserID(), Protocol: protocol.Version})
-	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
+	return protocol.AppendWelcome(nil, protocol.Welcome{SessionID: s.ID(), Resumed: resumed, UserID: s.UserID(), Protocol: protocol.Version})
 }
 
 // read drains the session as its writer would at the fake clock's time,
@@ -216,7 +215,7 @@ func (d *device) act(id string) {
 	if err != nil {
 		d.e.t.Fatalf("Do(%s): %v", id, err)
 	}
-	d.s.Send(d.o, protocol.TypeActionResult, id, res.Data, true)
+	d.s.SendResult(d.o, id, res.Data)
 }
 
 // converged fails unless the device holds the garden's current state.

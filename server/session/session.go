@@ -1,7 +1,6 @@
 package session
 
 import (
-	"strconv"
 	"sync"
 	"time"
 
@@ -171,27 +170,46 @@ func (s *Session) ack(seq uint64) {
 	s.stateLog = s.stateLog[j:]
 }
 
-// Send queues a control message from outlet o. numbered messages get the
-// next seq and enter the resend buffer at once, so they survive a dropped
-// connection or a full queue (CONTRACT §5.2). Messages from an outlet that
-// no longer serves the session are dropped, numbered ones excepted: they
-// go to the connection that took the session over, so that its seq has no
-// gap over an ActionResult or Error (CONTRACT §5.5).
-func (s *Session) Send(o Outlet, typ, id string, data []byte, numbered bool) {
+// SendResult queues the ActionResult answering action id; data is the
+// encoded result (protocol.AppendResultData, or the record a replay
+// found). It is numbered (see send).
+func (s *Session) SendResult(o Outlet, id string, data []byte) {
+	s.send(o, true, func(dst []byte, seq uint64) []byte { return protocol.AppendResult(dst, id, seq, data) })
+}
+
+// SendError queues an Error echoing id ("" for none); numbered is false
+// only for one not kept for resume (rate_limited, CONTRACT §2).
+func (s *Session) SendError(o Outlet, id, code, message string, numbered bool) {
+	s.send(o, numbered, func(dst []byte, seq uint64) []byte { return protocol.AppendError(dst, id, seq, code, message) })
+}
+
+// SendHeartbeat queues the answer to a Heartbeat, not numbered.
+func (s *Session) SendHeartbeat(o Outlet) {
+	s.send(o, false, func(dst []byte, _ uint64) []byte { return protocol.AppendHeartbeat(dst) })
+}
+
+// send queues a control message from outlet o, built by frame with its seq
+// (0 when not numbered). numbered messages get the next seq and enter the
+// resend buffer at once, so they survive a dropped connection or a full
+// queue (CONTRACT §5.2). Messages from an outlet that no longer serves the
+// session are dropped, numbered ones excepted: they go to the connection
+// that took the session over, so that its seq has no gap over an
+// ActionResult or Error (CONTRACT §5.5).
+func (s *Session) send(o Outlet, numbered bool, frame func(dst []byte, seq uint64) []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var frame []byte
+	var f []byte
 	if numbered {
 		s.seq++
-		frame = protocol.AppendFrame(nil, typ, id, s.seq, data)
-		s.remember(s.seq, frame)
+		f = frame(nil, s.seq)
+		s.remember(s.seq, f)
 	} else {
-		frame = protocol.AppendFrame(nil, typ, id, 0, data)
+		f = frame(nil, 0)
 	}
 	if s.out == nil || (s.out != o && !numbered) {
 		return
 	}
-	if !s.q.PushControl(frame) {
+	if !s.q.PushControl(f) {
 		s.m.obs.Overflow()
 		s.out.Overflow()
 		return
@@ -281,7 +299,7 @@ func (s *Session) Next(o Outlet, now time.Time, buf []byte) ([]byte, Kind, time.
 			}
 			s.seq++
 			start := len(buf)
-			buf = appendStateFrame(buf, s.seq, full, data)
+			buf = protocol.AppendStateUpdate(buf, s.seq, full, data)
 			s.stateLog = append(s.stateLog, numberedState{seq: s.seq, version: to.Version})
 			if len(s.stateLog) > s.m.cfg.MaxResend {
 				s.baseSeq, s.baseVersion = s.stateLog[0].seq, s.stateLog[0].version
@@ -298,16 +316,6 @@ func (s *Session) Next(o Outlet, now time.Time, buf []byte) ([]byte, Kind, time.
 			return buf, sendq.Idle, 0
 		}
 	}
-}
-
-func appendStateFrame(buf []byte, seq uint64, full bool, data []byte) []byte {
-	buf = append(buf, `{"type":"StateUpdate","seq":`...)
-	buf = strconv.AppendUint(buf, seq, 10)
-	buf = append(buf, `,"data":{"full":`...)
-	buf = strconv.AppendBool(buf, full)
-	buf = append(buf, `,"data":`...)
-	buf = append(buf, data...)
-	return append(buf, "}}"...)
 }
 
 // Stats is a snapshot of a session's counters, for tests and metrics.

@@ -54,9 +54,9 @@ func TestSessionSeqNumbering(t *testing.T) {
 
 	// Heartbeats and rate_limited errors are not numbered; other errors
 	// are.
-	d.s.Send(d.o, protocol.TypeHeartbeat, "", nil, false)
-	d.s.Send(d.o, protocol.TypeError, "", []byte(`{"code":"rate_limited","message":"slow"}`), false)
-	d.s.Send(d.o, protocol.TypeError, "x1", []byte(`{"code":"invalid_data","message":"bad"}`), true)
+	d.s.SendHeartbeat(d.o)
+	d.s.SendError(d.o, "", protocol.CodeRateLimited, "slow", false)
+	d.s.SendError(d.o, "x1", protocol.CodeInvalidData, "bad", true)
 	e.clock.Advance(window)
 	d.act("a2")
 	got, _, _ = d.read()
@@ -72,7 +72,7 @@ func TestSessionAckTrimsResend(t *testing.T) {
 	d, _ := e.open("alice", "", 0)
 	d.read()
 	for _, id := range []string{"r1", "r2", "r3", "r4", "r5"} {
-		d.s.Send(d.o, protocol.TypeActionResult, id, []byte(`{"success":true,"message":"ok"}`), true)
+		d.s.SendResult(d.o, id, []byte(`{"success":true,"message":"ok"}`))
 	}
 	d.read()
 	steps := []struct {
@@ -248,7 +248,7 @@ func TestSessionTakeover(t *testing.T) {
 	got, _, _ = d2.read()
 	expectFrames(t, got, "ActionResult#4:a2", "StateUpdate#5:2->3")
 	// Its non-numbered messages (heartbeat answers) are dropped.
-	d1.s.Send(d1.o, protocol.TypeHeartbeat, "", nil, false)
+	d1.s.SendHeartbeat(d1.o)
 	got, _, _ = d2.read()
 	expectFrames(t, got)
 
@@ -349,7 +349,7 @@ func TestSessionMaxResend(t *testing.T) {
 			d, _ := e.open("alice", "", 0)
 			d.read()
 			for _, id := range []string{"r1", "r2", "r3", "r4", "r5"} {
-				d.s.Send(d.o, protocol.TypeActionResult, id, []byte(`{"success":true,"message":"ok"}`), true)
+				d.s.SendResult(d.o, id, []byte(`{"success":true,"message":"ok"}`))
 			}
 			if st := d.s.Stats(); st.Resend != 3 || st.Seq != 6 {
 				t.Fatalf("stats %+v, want 3 in the resend buffer", st)
@@ -398,7 +398,7 @@ func TestSessionOverflow(t *testing.T) {
 	d, _ := e.open("alice", "", 0)
 	d.read()
 	for _, id := range []string{"r1", "r2", "r3"} {
-		d.s.Send(d.o, protocol.TypeActionResult, id, []byte(`{"success":true,"message":"ok"}`), true)
+		d.s.SendResult(d.o, id, []byte(`{"success":true,"message":"ok"}`))
 	}
 	if _, _, _, overflow := d.o.counts(); overflow != 1 {
 		t.Fatalf("Overflow called %d times, want 1", overflow)

@@ -2,7 +2,6 @@ package ws
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -76,13 +75,13 @@ func newConn(s *Server, wc *websocket.Conn, claims auth.Claims) *conn {
 func (c *conn) open(ctx context.Context, resumeID string, lastSeq uint64) bool {
 	_, _, err := c.srv.cfg.Sessions.Open(ctx, c, c.userID, resumeID, lastSeq, c.welcome)
 	if err != nil {
-		code, reason := websocket.StatusInternalError, protocol.CodeInternal
+		code, reason := protocol.CloseInternal, protocol.CodeInternal
 		if errors.Is(err, session.ErrTooManySessions) {
-			code, reason = websocket.StatusPolicyViolation, "too_many_sessions"
+			code, reason = protocol.ClosePolicy, "too_many_sessions"
 		}
 		c.srv.log.Error("ws open session failed", "user_id", c.userID, "err", err)
-		_ = c.ws.Close(code, reason)
-		c.srv.obs.ConnClosed(int(code))
+		_ = c.ws.Close(websocket.StatusCode(code), reason)
+		c.srv.obs.ConnClosed(code)
 		return false
 	}
 	c.srv.log.Debug("ws connected", "user_id", c.userID, "session_id", c.sess.ID(), "resumed", c.resumed)
@@ -130,11 +129,10 @@ func (c *conn) end(readErr error) {
 // session: Open calls it before the writer can start, which reads c.sess.
 func (c *conn) welcome(s *session.Session, resumed bool) []byte {
 	c.sess, c.resumed = s, resumed
-	data, _ := json.Marshal(protocol.Welcome{ // a struct of strings and numbers always encodes
+	return protocol.AppendWelcome(nil, protocol.Welcome{
 		SessionID: s.ID(), Resumed: resumed, HeartbeatMS: c.srv.cfg.HeartbeatInterval.Milliseconds(),
 		UserID: c.userID, Protocol: protocol.Version,
 	})
-	return protocol.AppendFrame(nil, protocol.TypeWelcome, "", 0, data)
 }
 
 // readLoop runs for the connection's life. Between messages it waits in
@@ -195,7 +193,7 @@ func (c *conn) readOne() error {
 			c.closeWith(protocol.CloseTooManyMessage, "too many messages")
 			break
 		}
-		c.sendError("", protocol.CodeRateLimited, "rate limit exceeded: slow down", false)
+		c.sendError("", errRateLimited, false)
 	default:
 		c.limited = 0
 		c.handle(frame)
@@ -220,17 +218,20 @@ func (c *conn) allow(now time.Time) bool {
 func (c *conn) handle(frame []byte) {
 	env, msg, err := protocol.DecodeClient(frame)
 	if err != nil {
-		var de *protocol.DecodeError
-		if !errors.As(err, &de) {
-			de = &protocol.DecodeError{Code: protocol.CodeBadMessage, Message: "undecodable message"}
-		}
 		c.srv.obs.MessageIn("invalid")
 		c.bad++
 		if c.bad >= c.srv.cfg.BadLimit {
 			c.closeWith(protocol.CloseProtocol, "too many bad messages")
 			return
 		}
-		c.sendError(de.ID, de.Code, de.Message, true)
+		var id string // the Error echoes the frame's id when it had a valid one
+		var de *protocol.DecodeError
+		if errors.As(err, &de) {
+			id = de.ID
+		} else {
+			err = &wireError{protocol.CodeBadMessage, "undecodable message"}
+		}
+		c.sendError(id, err, true)
 		return
 	}
 	c.bad = 0
@@ -239,7 +240,7 @@ func (c *conn) handle(frame []byte) {
 	case protocol.GetState:
 		c.sess.RequestFull()
 	case protocol.Heartbeat:
-		c.sess.Send(c, protocol.TypeHeartbeat, "", nil, false)
+		c.sess.SendHeartbeat(c)
 	case protocol.Ack:
 		c.sess.Ack(m.Seq)
 	case protocol.RefreshToken:
@@ -251,13 +252,12 @@ func (c *conn) handle(frame []byte) {
 		}
 		res, err := c.sess.Garden().Do(context.Background(), env.ID, m, c.sess)
 		if err != nil {
-			c.srv.log.Error("action failed", "user_id", c.userID, "session_id", c.sess.ID(), "type", env.Type, "err", err)
-			c.sendError(env.ID, protocol.CodeInternal, "internal error: the action was not applied; retry with the same id", true)
+			c.sendError(env.ID, fmt.Errorf("action %s %q failed: %w", env.Type, env.ID, err), true)
 			return
 		}
-		c.sess.Send(c, protocol.TypeActionResult, env.ID, res.Data, true)
+		c.sess.SendResult(c, env.ID, res.Data)
 	default:
-		c.sendError(env.ID, protocol.CodeUnknownType, fmt.Sprintf("type: %s is not handled", env.Type), true)
+		c.sendError(env.ID, &wireError{protocol.CodeUnknownType, fmt.Sprintf("type: %s is not handled", env.Type)}, true)
 	}
 }
 
@@ -273,8 +273,7 @@ const msgSaveNeedsOperator = "SaveGame with a state needs an operator token (rol
 func (c *conn) refuseAction(id, typ, message string) {
 	start := c.srv.cfg.Clock()
 	c.srv.log.Debug("action refused", "user_id", c.userID, "session_id", c.sess.ID(), "type", typ, "reason", message)
-	data, _ := json.Marshal(protocol.ActionResult{Success: false, Message: message}) // always encodes
-	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+	c.sess.SendResult(c, id, protocol.AppendResultData(nil, protocol.ActionResult{Success: false, Message: message}))
 	c.srv.obs.ActionDone(typ, "rejected", c.srv.cfg.Clock().Sub(start))
 }
 
@@ -300,13 +299,48 @@ func (c *conn) refresh(id, token string) {
 		c.operator = claims.Operator
 		res = protocol.ActionResult{Success: true, Message: "token refreshed, expires " + claims.ExpiresAt.UTC().Format(time.RFC3339)}
 	}
-	data, _ := json.Marshal(res) // always encodes
-	c.sess.Send(c, protocol.TypeActionResult, id, data, true)
+	c.sess.SendResult(c, id, protocol.AppendResultData(nil, res))
 }
 
-func (c *conn) sendError(id, code, message string, numbered bool) {
-	data, _ := json.Marshal(protocol.ErrorMessage{Code: code, Message: message}) // always encodes
-	c.sess.Send(c, protocol.TypeError, id, data, numbered)
+// sendError answers with the Error toWire makes of err, echoing id.
+func (c *conn) sendError(id string, err error, numbered bool) {
+	code, message := c.toWire(err)
+	c.sess.SendError(c, id, code, message, numbered)
+}
+
+// wireError is an error whose code (CONTRACT §4) and message are meant for
+// the client: the message names the client's mistake, nothing internal.
+type wireError struct{ code, message string }
+
+func (e *wireError) Error() string { return e.code + ": " + e.message }
+
+// errRateLimited answers a message over the inbound rate limit.
+var errRateLimited = &wireError{protocol.CodeRateLimited, "rate limit exceeded: slow down"}
+
+// msgInternal is the only text an internal error sends. Actions are the
+// one path that can fail inside the server, and they may be retried.
+const msgInternal = "internal error: the action was not applied; retry with the same id"
+
+// toWire maps err to the code and message of the Error frame that answers
+// it, the one place that decision is made (as centrifuge's toClientErr): a
+// *protocol.DecodeError or *wireError carries its contract code and a
+// message safe to send; anything else is a server fault, logged here with
+// its text and sent as internal with msgInternal, never its text.
+func (c *conn) toWire(err error) (code, message string) {
+	var de *protocol.DecodeError
+	var we *wireError
+	switch {
+	case errors.As(err, &de):
+		return de.Code, de.Message
+	case errors.As(err, &we):
+		return we.code, we.message
+	}
+	var sessionID string
+	if c.sess != nil {
+		sessionID = c.sess.ID()
+	}
+	c.srv.log.Error("internal error", "user_id", c.userID, "session_id", sessionID, "err", err)
+	return protocol.CodeInternal, msgInternal
 }
 
 // check runs the sweeper's periodic checks (CONTRACT §1 expiry, §5.4
@@ -323,7 +357,7 @@ func (c *conn) check(now time.Time) {
 	}
 	if ws := c.writeStart.Load(); ws != 0 && n-ws > int64(c.srv.cfg.WriteTimeout) {
 		// The peer stopped reading: the close handshake would block too.
-		c.closeNow(int(websocket.StatusTryAgainLater), "write stuck")
+		c.closeNow(protocol.CloseTryAgainLater, "write stuck")
 	}
 }
 
@@ -387,7 +421,7 @@ func (c *conn) TakenOver() { c.closeWith(protocol.CloseTakenOver, "session taken
 
 // Overflow implements session.Outlet. A full queue means the peer stopped
 // reading; nothing numbered is lost, the client resumes.
-func (c *conn) Overflow() { c.closeNow(int(websocket.StatusTryAgainLater), "send queue full") }
+func (c *conn) Overflow() { c.closeNow(protocol.CloseTryAgainLater, "send queue full") }
 
 // A writer's batch is released when it holds this many bytes, or when
 // the session has nothing more to send at once.

@@ -48,6 +48,25 @@ const (
 	CloseTooManyMessage = 4429
 )
 
+// Close codes outside the CONTRACT §6 table: standard RFC 6455 codes for
+// the server's own faults. A client treats them as any code the table does
+// not name.
+const (
+	// ClosePolicy (1008, policy violation) refuses a connection the server
+	// will not serve, such as a session beyond the per-user limit (reason
+	// "too_many_sessions"). The web client does not retry it blindly.
+	ClosePolicy = 1008
+	// CloseInternal (1011, internal error) ends a connection the server
+	// could not open (its session or garden failed to load): reconnect
+	// with backoff.
+	CloseInternal = 1011
+	// CloseTryAgainLater (1013) is what logs and metrics record for a
+	// connection dropped without a close frame because its peer stopped
+	// reading (a full send queue, a stuck write). The peer sees an abnormal
+	// closure (1006) and resumes; nothing numbered is lost.
+	CloseTryAgainLater = 1013
+)
+
 // Limits (CONTRACT §2, §6).
 const (
 	// MaxIDBytes bounds the envelope id.

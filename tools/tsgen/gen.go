@@ -116,6 +116,9 @@ var constGroups = []constGroup{
 			{goName: "CloseHeartbeat", tsName: "HeartbeatTimeout", value: protocol.CloseHeartbeat},
 			{goName: "CloseTakenOver", tsName: "TakenOver", value: protocol.CloseTakenOver},
 			{goName: "CloseTooManyMessage", tsName: "RateLimited", value: protocol.CloseTooManyMessage},
+			{goName: "ClosePolicy", tsName: "PolicyViolation", value: protocol.ClosePolicy},
+			{goName: "CloseInternal", tsName: "InternalError", value: protocol.CloseInternal},
+			{goName: "CloseTryAgainLater", tsName: "TryAgainLater", value: protocol.CloseTryAgainLater},
 		},
 	},
 }

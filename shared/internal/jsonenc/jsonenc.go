@@ -1,7 +1,8 @@
 // Package jsonenc appends JSON strings and numbers byte for byte as
-// encoding/json writes them with HTML escaping off, without an encoder per
-// value: game.Encode and the canonical writer of package patch build on
-// it. TestMatchesEncodingJSON keeps the two in step.
+// encoding/json writes them, without an encoder per value: game.Encode and
+// the canonical writer of package patch build on it (HTML escaping off),
+// the frame appenders of package protocol too (AppendStringHTML: escaping
+// on, as json.Marshal). TestMatchesEncodingJSON keeps them in step.
 package jsonenc
 
 import (
@@ -25,6 +26,21 @@ func AppendString(dst []byte, s string) []byte {
 			enc.SetEscapeHTML(false)
 			_ = enc.Encode(s) // a string always encodes
 			return append(dst, bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// AppendStringHTML appends s as json.Marshal writes it: as AppendString,
+// and also '<', '>' and '&' escaped as \u003c, \u003e and \u0026 (HTML
+// escaping on, encoding/json's default).
+func AppendStringHTML(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= utf8.RuneSelf {
+			b, _ := json.Marshal(s) // a string always encodes
+			return append(dst, b...)
 		}
 	}
 	dst = append(dst, '"')

@@ -22,6 +22,16 @@ func marshal(t testing.TB, v any) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
+// marshalHTML is json.Marshal: HTML escaping on.
+func marshalHTML(t testing.TB, s string) string {
+	t.Helper()
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var awkward = []string{
 	"", "plain", `"quoted" \back\slash`, "\b\f\n\r\t\x00\x01\x1f\x7f", "<&>", "é😀", "\u2028\u2029",
 	"bad \xff\xfe utf-8 \xe2\x82", "\xed\xa0\x80 surrogate", "ü/~x", "\ufffd",
@@ -45,6 +55,9 @@ func TestMatchesEncodingJSON(t *testing.T) {
 	for _, s := range strs {
 		if got, want := string(jsonenc.AppendString(nil, s)), marshal(t, s); got != want {
 			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := string(jsonenc.AppendStringHTML(nil, s)), marshalHTML(t, s); got != want {
+			t.Errorf("AppendStringHTML(%q) = %s, want %s", s, got, want)
 		}
 	}
 	floats := []float64{0, math.Copysign(0, -1), 1, -1, 0.1, 1e-6, 9.99e-7, 1e-7, 1e20, 1e21, 1.5e300, -2.5e-300,
@@ -76,6 +89,9 @@ func FuzzAppendString(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if got, want := string(jsonenc.AppendString(nil, s)), marshal(t, s); got != want {
 			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
+		}
+		if got, want := string(jsonenc.AppendStringHTML(nil, s)), marshalHTML(t, s); got != want {
+			t.Errorf("AppendStringHTML(%q) = %s, want %s", s, got, want)
 		}
 	})
 }

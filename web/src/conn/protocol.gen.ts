@@ -89,6 +89,25 @@ export const CloseCode = {
    * connection: back off, reconnect.
    */
   RateLimited: 4429,
+  /**
+   * PolicyViolation (1008, policy violation) refuses a connection the server
+   * will not serve, such as a session beyond the per-user limit (reason
+   * "too_many_sessions"). The web client does not retry it blindly.
+   */
+  PolicyViolation: 1008,
+  /**
+   * InternalError (1011, internal error) ends a connection the server
+   * could not open (its session or garden failed to load): reconnect
+   * with backoff.
+   */
+  InternalError: 1011,
+  /**
+   * TryAgainLater (1013) is what logs and metrics record for a
+   * connection dropped without a close frame because its peer stopped
+   * reading (a full send queue, a stuck write). The peer sees an abnormal
+   * closure (1006) and resumes; nothing numbered is lost.
+   */
+  TryAgainLater: 1013,
 } as const;
 
 /** CloseCodeValue is any value of {@link CloseCode}. */
