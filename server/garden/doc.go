@@ -5,5 +5,5 @@
 //
 // Actions on one garden are serialised and applied through shared/rules;
 // a change is published to subscribers only once the store reports it
-// durable (CONTRACT §3: a success ActionResult follows a durable commit).
+// durable (protocol.md §3: a success ActionResult follows a durable commit).
 package garden

@@ -146,7 +146,7 @@ func (s *Session) detach(o Outlet, now time.Time) {
 	}
 }
 
-// Ack trims the resend buffer up to seq (CONTRACT §3 Ack).
+// Ack trims the resend buffer up to seq (protocol.md §3 Ack).
 func (s *Session) Ack(seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -173,10 +173,10 @@ func (s *Session) ack(seq uint64) {
 
 // Send queues a control message from outlet o. numbered messages get the
 // next seq and enter the resend buffer at once, so they survive a dropped
-// connection or a full queue (CONTRACT §5.2). Messages from an outlet that
+// connection or a full queue (protocol.md §5). Messages from an outlet that
 // no longer serves the session are dropped, numbered ones excepted: they
 // go to the connection that took the session over, so that its seq has no
-// gap over an ActionResult or Error (CONTRACT §5.5).
+// gap over an ActionResult or Error (protocol.md §5).
 func (s *Session) Send(o Outlet, typ, id string, data []byte, numbered bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

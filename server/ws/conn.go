@@ -298,7 +298,7 @@ func (c *conn) sendError(id, code, message string, numbered bool) {
 	c.sess.Send(c, protocol.TypeError, id, data, numbered)
 }
 
-// check runs the sweeper's periodic checks (CONTRACT §1 expiry, §5.4
+// check runs the sweeper's periodic checks (protocol.md §1 expiry, §5
 // heartbeat) and the slow-client watchdog.
 func (c *conn) check(now time.Time) {
 	n := now.UnixNano()

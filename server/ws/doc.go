@@ -1,4 +1,4 @@
-// Package ws serves GET /api/ws (CONTRACT §1, §5, §6): origin and token
+// Package ws serves GET /api/ws (protocol.md §1, §5, §6): origin and token
 // checks, the upgrade, one read loop per connection in the handler's
 // goroutine, a writer goroutine that exists only while there is something
 // to send, and one sweeper per Server for heartbeats, token expiry and

@@ -3,7 +3,7 @@ package protocol
 // Version is the protocol number sent in Welcome.
 const Version = 1
 
-// Error codes sent in Error.code (CONTRACT §4).
+// Error codes sent in Error.code (protocol.md §4).
 const (
 	CodeBadMessage  = "bad_message"
 	CodeUnknownType = "unknown_type"
@@ -12,7 +12,7 @@ const (
 	CodeInternal    = "internal"
 )
 
-// Close codes (CONTRACT §6).
+// Close codes (protocol.md §6).
 const (
 	CloseNormal         = 1000
 	CloseGoingAway      = 1001
@@ -24,7 +24,7 @@ const (
 	CloseTooManyMessage = 4429
 )
 
-// Limits (CONTRACT §2, §6).
+// Limits (protocol.md §2, §6).
 const (
 	// MaxIDBytes bounds the envelope id.
 	MaxIDBytes = 64

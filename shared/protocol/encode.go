@@ -7,7 +7,7 @@ import (
 )
 
 // Encode builds a frame for m. Variants without fields carry no data
-// (CONTRACT §2); id and seq are omitted when zero.
+// (protocol.md §2); id and seq are omitted when zero.
 func Encode(id string, seq uint64, m Message) ([]byte, error) {
 	env := Envelope{Type: m.Type(), ID: id, Seq: seq}
 	switch m.(type) {

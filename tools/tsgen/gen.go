@@ -84,7 +84,7 @@ var constGroups = []constGroup{
 	{
 		doc: "",
 		items: []constant{
-			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version, doc: "PROTOCOL_VERSION is the `Welcome.protocol` this client speaks (CONTRACT §4)."},
+			{goName: "Version", tsName: "PROTOCOL_VERSION", value: protocol.Version, doc: "PROTOCOL_VERSION is the `Welcome.protocol` this client speaks (protocol.md §4)."},
 			{goName: "MaxIDBytes", tsName: "MAX_ID_BYTES", value: protocol.MaxIDBytes},
 			{goName: "MaxFrameBytes", tsName: "MAX_FRAME_BYTES", value: protocol.MaxFrameBytes},
 			{goName: "MaxNameBytes", tsName: "MAX_NAME_BYTES", value: protocol.MaxNameBytes},
@@ -95,7 +95,7 @@ var constGroups = []constGroup{
 	{
 		name:      "ErrorCode",
 		valueType: "ErrorCode",
-		doc:       "ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more.",
+		doc:       "ErrorCode lists the `Error.code` values of protocol.md §4; a newer server may add more.",
 		items: []constant{
 			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage, doc: "Not JSON, or not an envelope."},
 			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType, doc: "The envelope's `type` is not a message type."},
@@ -107,7 +107,7 @@ var constGroups = []constGroup{
 	{
 		name:      "CloseCode",
 		valueType: "CloseCodeValue",
-		doc:       "CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
+		doc:       "CloseCode holds the close codes of protocol.md §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
 		items: []constant{
 			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal, doc: "Normal close: do nothing."},
 			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway, doc: "Server going away (shutdown/restart): reconnect with backoff, resume."},
@@ -484,7 +484,7 @@ func Generate(root string) ([]byte, error) {
 	out.WriteString(Header + "\n")
 	out.WriteString("// Source: shared/protocol and shared/game. Regenerate with `make generate`.\n\n")
 	out.WriteString(`/**
- * Wire types of the Cosmic Gardener realtime protocol v1 (CONTRACT §2–§6),
+ * Wire types of the Cosmic Gardener realtime protocol v1 (protocol.md §2–§6),
  * generated from the Go types the server and the WASM core use, so the three
  * cannot drift. Declarations only. ` + "`protocol.ts`" + ` re-exports them and adds
  * the discriminated unions that Go cannot express.
@@ -516,7 +516,7 @@ func Generate(root string) ([]byte, error) {
 	}
 
 	// Message types.
-	out.WriteString("/** MessageType names every message variant, exactly as on the wire (CONTRACT §3, §4). */\n")
+	out.WriteString("/** MessageType names every message variant, exactly as on the wire (protocol.md §3, §4). */\n")
 	out.WriteString("export const MessageType = {\n")
 	for _, m := range msgs {
 		fmt.Fprintf(&out, "  %s: %s,\n", m.typ, tsValue(m.typ))
@@ -531,9 +531,9 @@ func Generate(root string) ([]byte, error) {
 		}
 		fmt.Fprintf(&out, "/** %s */\nexport type %s =\n  | %s;\n\n", doc, name, strings.Join(parts, "\n  | "))
 	}
-	union("ClientMessageType", "ClientMessageType names the variants a client may send (CONTRACT §3).", func(m msgInfo) bool { return m.client })
-	union("ServerMessageType", "ServerMessageType names the variants the server sends (CONTRACT §4).", func(m msgInfo) bool { return m.server })
-	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (CONTRACT §2).", func(m msgInfo) bool { return m.action })
+	union("ClientMessageType", "ClientMessageType names the variants a client may send (protocol.md §3).", func(m msgInfo) bool { return m.client })
+	union("ServerMessageType", "ServerMessageType names the variants the server sends (protocol.md §4).", func(m msgInfo) bool { return m.server })
+	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (protocol.md §2).", func(m msgInfo) bool { return m.action })
 	dataMap := func(name, doc string, keep func(msgInfo) bool) {
 		fmt.Fprintf(&out, "/** %s */\nexport interface %s {\n", doc, name)
 		for _, m := range msgs {
@@ -551,7 +551,7 @@ func Generate(root string) ([]byte, error) {
 	dataMap("ClientMessageData", "ClientMessageData maps each client variant to the type of its `data` (`undefined`: the variant has none).", func(m msgInfo) bool { return m.client })
 	dataMap("ServerMessageData", "ServerMessageData maps each server variant to the type of its `data` (`undefined`: the variant has none).", func(m msgInfo) bool { return m.server })
 
-	out.WriteString(`/** JsonPatchOperation is one RFC 6902 operation (CONTRACT §4); applied by the WASM core, never in TypeScript. */
+	out.WriteString(`/** JsonPatchOperation is one RFC 6902 operation (protocol.md §4); applied by the WASM core, never in TypeScript. */
 export interface JsonPatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
   path: string;
