@@ -54,10 +54,10 @@ check:
 test-go:
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
-# The shared core under GOOS=js in Node, and the same vectors through the
-# built module.
+# The shared core and the adapter (wasm/, its syscall/js glue included)
+# under GOOS=js in Node, and the same vectors through the built module.
 test-wasm: wasm
-	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(GO_WASM_TEST_EXEC)" ./shared/...
+	GOOS=js GOARCH=wasm $(GO) test -count=1 -exec="$(GO_WASM_TEST_EXEC)" ./shared/... ./wasm/
 	node --test wasm/test/
 
 test-web: web/node_modules wasm

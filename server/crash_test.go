@@ -140,8 +140,8 @@ func (s *server) connect(t *testing.T, user string) *wstest.Client {
 // TestCrashRecovery kills the server with SIGKILL in the middle of a
 // stream of actions: after a restart on the same database, every
 // acknowledged action is in the garden, and replaying its id returns the
-// original result without a new version (CONTRACT §2, §3). Then SIGTERM
-// closes clients with 1001 and exits 0 (CONTRACT §7).
+// original result without a new version (protocol.md §2, §3). Then SIGTERM
+// closes clients with 1001 and exits 0 (protocol.md §11).
 func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")

@@ -1,6 +1,6 @@
 // Command cosmic-server is the Cosmic Gardener realtime server: the
 // WebSocket endpoint, the web client and the operator endpoints of
-// CONTRACT §7. Configuration comes from the environment (see
+// protocol.md §11. Configuration comes from the environment (see
 // docs/operations.md) and equivalent flags.
 package main
 

@@ -31,7 +31,7 @@ func (b *syncBuffer) String() string {
 // TestRunConfiguration: -h prints the flags and the variables with their
 // ranges and exits 0 (it used to exit 2 with "flag: help requested"); a
 // value outside its range exits 2 naming the variable before anything is
-// opened (CONTRACT §7).
+// opened (protocol.md §11).
 func TestRunConfiguration(t *testing.T) {
 	tests := []struct {
 		name string

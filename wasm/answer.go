@@ -2,7 +2,6 @@ package main
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/cosmic-gardener/realtime/shared/patch"
 )
@@ -27,52 +26,64 @@ func (r reply) String() string {
 	return r.head + string(quoteDoc(nil, r.doc)) + r.tail
 }
 
-// object returns the canonical JSON object whose members are named by
-// keys, comma-separated in byte order, and valued by vals, canonical JSON
-// each.
-func object(keys string, vals ...[]byte) rawValue {
-	var b []byte
-	for i, k := range strings.Split(keys, ",") {
-		b = appendMember(b, i, k, vals[i])
-	}
-	return append(b, '}')
+// member is one member of an answer object: its key and its value as
+// canonical JSON, or, for the member made by docKey, the answer's document.
+type member struct {
+	key   string
+	value []byte
+	doc   bool
 }
 
-func appendMember(b []byte, i int, k string, v []byte) []byte {
-	sep := byte(',')
-	if i == 0 {
-		sep = '{'
+// raw is the member key with a value already in canonical JSON.
+func raw(key string, v []byte) member { return member{key: key, value: v} }
+
+// str is the member key with the string s.
+func str(key, s string) member { return raw(key, patch.AppendString(nil, s)) }
+
+// boolean is the member key with v.
+func boolean(key string, v bool) member {
+	if v {
+		return raw(key, []byte("true"))
 	}
-	return append(append(append(append(b, sep, '"'), k...), '"', ':'), v...)
+	return raw(key, []byte("false"))
 }
 
-// docObject is object with doc, as a JSON string, for the value that is
-// nil in vals; with no keys, it is doc as a JSON string.
-func docObject(keys, doc string, vals ...[]byte) reply {
-	if keys == "" {
-		return reply{doc: doc}
+// docKey is the member key whose value is the answer's document, quoted
+// as a JSON string by the glue (reply).
+func docKey(key string) member { return member{key: key, doc: true} }
+
+// object returns the canonical JSON object of ms, which holds no doc
+// member. Members are sorted by key here: callers list them in any order.
+func object(ms ...member) rawValue {
+	r := withDoc("", ms...)
+	return rawValue(r.head)
+}
+
+// withDoc returns the canonical JSON object of ms as a reply, with text
+// where the doc member stands (at most one).
+func withDoc(text string, ms ...member) reply {
+	for i := 1; i < len(ms); i++ { // insertion sort: a handful of members
+		for j := i; j > 0 && ms[j].key < ms[j-1].key; j-- {
+			ms[j], ms[j-1] = ms[j-1], ms[j]
+		}
 	}
 	var head, tail []byte
 	b := &head
-	for i, k := range strings.Split(keys, ",") {
-		*b = appendMember(*b, i, k, nil)
-		if vals[i] == nil {
+	for i, m := range ms {
+		sep := byte(',')
+		if i == 0 {
+			sep = '{'
+		}
+		*b = append(append(append(append(*b, sep, '"'), m.key...), '"', ':'), m.value...)
+		if m.doc {
 			b = &tail
 		}
-		*b = append(*b, vals[i]...)
 	}
 	*b = append(*b, '}')
-	return reply{string(head), doc, string(tail)}
-}
-
-// jsonString is s as a canonical JSON string.
-func jsonString(s string) []byte { return patch.AppendString(nil, s) }
-
-func jsonBool(v bool) []byte {
-	if v {
-		return []byte("true")
+	if b == &head { // no doc member
+		return reply{head: string(head)}
 	}
-	return []byte("false")
+	return reply{string(head), text, string(tail)}
 }
 
 // quoteDoc appends doc, text that this module's encoders wrote

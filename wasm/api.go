@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/cosmic-gardener/realtime/shared/game"
@@ -59,6 +58,11 @@ type module struct {
 	mu     sync.Mutex // held for a whole call: the caches are not safe for concurrent use
 	states docCache[*stateDoc]
 	queues docCache[*queueDoc]
+}
+
+// newModule returns a module with empty caches.
+func newModule() *module {
+	return &module{states: docCache[*stateDoc]{max: maxStates}, queues: docCache[*queueDoc]{max: maxQueues}}
 }
 
 // functions is the table of functions registered on the cosmic object.
@@ -190,17 +194,44 @@ func (m *module) stateArg(args []string, i int, name string) (*stateDoc, error) 
 		return nil, err
 	}
 	d := newStateDoc(enc, nil)
-	m.states.put(text, d, maxStates) // under the text it comes from, canonical or not
+	m.states.put(text, d) // under the text it comes from, canonical or not
 	return d, nil
 }
 
-// remember caches a garden the module made, under its text, if decoding
-// that text gives the same garden back: no nil map, canonical numbers and
-// strings (-0 included). The rules and patches make such gardens from
-// such gardens.
+// canonicalStateArg returns the garden args[i] is the canonical text of,
+// or nil when it is not one: the cached garden, or the text decoded and
+// then cached. A garden from a full StateUpdate, which the page makes
+// canonical, hashes, then rebases the queue on, is decoded once for the
+// three calls.
+func (m *module) canonicalStateArg(args []string, i int) *stateDoc {
+	if i >= len(args) {
+		return nil
+	}
+	text := args[i]
+	d, ok := m.states.get(text)
+	if !ok {
+		s, err := game.Decode([]byte(text))
+		if err != nil {
+			return nil
+		}
+		enc, err := game.NewEncoding(s)
+		if err != nil || string(enc.Bytes()) != text {
+			return nil
+		}
+		d = newStateDoc(enc, nil)
+		m.remember(d)
+	}
+	if !d.canonical || d.text != text {
+		return nil
+	}
+	return d
+}
+
+// remember caches a garden the module made under its text, if that is
+// canonical: decoding the text gives the same garden back.
 func (m *module) remember(d *stateDoc) {
-	if s := d.state(); s.Bodies != nil && s.Research != nil && d.isCanonical() {
-		m.states.put(d.text, d, maxStates)
+	if d.canonical {
+		m.states.put(d.text, d)
 	}
 }
 
@@ -238,8 +269,8 @@ func decodeWith(args []string, decode func([]byte) (protocol.Envelope, protocol.
 
 // canonical(doc) → the canonical text of doc, as a string.
 func (m *module) canonical(args []string) (any, error) {
-	if d := m.canonicalState(args); d != nil {
-		return docObject("", d.text), nil
+	if d := m.canonicalStateArg(args, 0); d != nil {
+		return reply{doc: d.text}, nil
 	}
 	doc, err := docArg(args, 0, "doc")
 	if err != nil {
@@ -254,7 +285,7 @@ func (m *module) canonical(args []string) (any, error) {
 
 // hash(doc) → the hex SHA-256 of the canonical text of doc.
 func (m *module) hash(args []string) (any, error) {
-	if d := m.canonicalState(args); d != nil {
+	if d := m.canonicalStateArg(args, 0); d != nil {
 		return d.hashHex(), nil
 	}
 	c, err := m.canonical(args)
@@ -262,22 +293,6 @@ func (m *module) hash(args []string) (any, error) {
 		return nil, err
 	}
 	return game.Hash([]byte(c.(string))), nil
-}
-
-// canonicalState returns the garden whose text args[0] is, when that text
-// is canonical already: a garden from a full StateUpdate, which the page
-// makes canonical, hashes and then rebases the queue on, is decoded once
-// for the three calls.
-func (m *module) canonicalState(args []string) *stateDoc {
-	if len(args) == 0 || !strings.HasPrefix(args[0], `{"bodies":{`) {
-		return nil
-	}
-	d, err := m.stateArg(args, 0, "doc")
-	if err != nil || d.text != args[0] || !d.isCanonical() {
-		return nil
-	}
-	d.text = args[0] // the same bytes; later comparisons with args[0] are free
-	return d
 }
 
 // applyPatch(doc, patch) → {doc, hash}: the canonical result and its hash.
@@ -293,15 +308,11 @@ func (m *module) applyPatch(args []string) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if strings.HasPrefix(text, `{"bodies":{`) {
-		if d, err := m.stateArg(args, 0, "doc"); err == nil && d.text == text {
-			d.text = text // the same bytes; later comparisons with text are free
-			if next, ok := patch.ApplyState(d.state(), []byte(p)); ok {
-				if nd, err := d.derive(next); err == nil {
-					nd.canonical = 1 // as ApplyState promises
-					m.remember(nd)
-					return docObject("doc,hash", nd.text, nil, jsonString(nd.hashHex())), nil
-				}
+	if d := m.canonicalStateArg(args, 0); d != nil {
+		if next, ok := patch.ApplyState(d.state(), []byte(p)); ok {
+			if nd, err := d.derive(next); err == nil {
+				m.remember(nd)
+				return withDoc(nd.text, docKey("doc"), str("hash", nd.hashHex())), nil
 			}
 		}
 	}
@@ -309,7 +320,7 @@ func (m *module) applyPatch(args []string) (any, error) {
 	if err != nil {
 		return nil, badInput("%v", err)
 	}
-	return docObject("doc,hash", string(out), nil, jsonString(game.Hash(out))), nil
+	return withDoc(string(out), docKey("doc"), str("hash", game.Hash(out))), nil
 }
 
 // applyAction(state, action, now) → {state, hash, body_id, message}, the
@@ -384,7 +395,7 @@ func outcome(from *stateDoc, out rules.Outcome) (reply, error) {
 	if err != nil {
 		return reply{}, err
 	}
-	return docObject("body_id,hash,message,state", d.text, jsonString(out.BodyID), jsonString(d.hashHex()), jsonString(out.Message), nil), nil
+	return withDoc(d.text, str("body_id", out.BodyID), str("hash", d.hashHex()), str("message", out.Message), docKey("state")), nil
 }
 
 // validateState(state, owner) → {valid: true}, or {ok:false, code:
@@ -430,7 +441,7 @@ func (m *module) settle(args []string) (any, error) {
 	if d, err = d.derive(s); err != nil {
 		return nil, err
 	}
-	return docObject("hash,state", d.text, jsonString(d.hashHex()), nil), nil
+	return withDoc(d.text, str("hash", d.hashHex()), docKey("state")), nil
 }
 
 // settleResources(state, now) → {energy, stardust}: the resources of
@@ -444,7 +455,7 @@ func (m *module) settleResources(args []string) (any, error) {
 	if !safeInt(r.Energy) || !safeInt(r.Stardust) {
 		return r, nil // canonical form rounds them: the slow way
 	}
-	return object("energy,stardust", strconv.AppendInt(nil, r.Energy, 10), strconv.AppendInt(nil, r.Stardust, 10)), nil
+	return object(raw("energy", strconv.AppendInt(nil, r.Energy, 10)), raw("stardust", strconv.AppendInt(nil, r.Stardust, 10))), nil
 }
 
 func safeInt(v int64) bool { return v >= -game.MaxSafeInt && v <= game.MaxSafeInt }
@@ -522,7 +533,7 @@ func (m *module) queueArg(args []string) (*queueDoc, error) {
 			return nil, err
 		}
 	}
-	m.queues.put(s, d, maxQueues)
+	m.queues.put(s, d)
 	return d, nil
 }
 
@@ -581,7 +592,7 @@ func (m *module) keepQueue(q *offline.Queue, confirmed *stateDoc) (*queueDoc, er
 	if err != nil {
 		return nil, err
 	}
-	m.queues.put(d.text, d, maxQueues)
+	m.queues.put(d.text, d)
 	return d, nil
 }
 
@@ -612,7 +623,7 @@ func (m *module) queuePush(args []string) (any, error) {
 	if qd, err = m.keepQueue(q, qd.confirmed); err != nil {
 		return nil, err
 	}
-	return docObject("outcome,queue", qd.text, []byte(o.String()), nil), nil
+	return withDoc(qd.text, raw("outcome", []byte(o.String())), docKey("queue")), nil
 }
 
 func pushError(err error) error {
@@ -653,14 +664,14 @@ func (m *module) queueAdopt(args []string) (any, error) {
 	q := qd.queue()
 	switch err := q.Adopt(p); {
 	case errors.Is(err, offline.ErrDuplicate):
-		return docObject("adopted,queue", qd.text, jsonBool(false), nil), nil
+		return withDoc(qd.text, boolean("adopted", false), docKey("queue")), nil
 	case err != nil:
 		return nil, pushError(err)
 	}
 	if qd, err = m.keepQueue(q, qd.confirmed); err != nil {
 		return nil, err
 	}
-	return docObject("adopted,queue", qd.text, jsonBool(true), nil), nil
+	return withDoc(qd.text, boolean("adopted", true), docKey("queue")), nil
 }
 
 // queueResolve(queue, id) → {queue, resolved}.
@@ -680,7 +691,7 @@ func (m *module) queueResolve(args []string) (any, error) {
 			return nil, err
 		}
 	}
-	return docObject("queue,resolved", qd.text, nil, jsonBool(resolved)), nil
+	return withDoc(qd.text, docKey("queue"), boolean("resolved", resolved)), nil
 }
 
 // queueRebase(queue, version, state) → {queue, rebased}.
@@ -708,7 +719,7 @@ func (m *module) queueRebase(args []string) (any, error) {
 			return nil, err
 		}
 	}
-	return docObject("queue,rebased", qd.text, nil, jsonBool(rebased)), nil
+	return withDoc(qd.text, docKey("queue"), boolean("rebased", rebased)), nil
 }
 
 // queuePredict(queue) → {predicted, hash, skipped}: predicted is the
@@ -733,13 +744,13 @@ func (m *module) queuePredict(args []string) (any, error) {
 		if i > 0 {
 			skipped = append(skipped, ',')
 		}
-		skipped = append(skipped, object("id,message", jsonString(sk.ID), jsonString(sk.Message))...)
+		skipped = append(skipped, object(str("id", sk.ID), str("message", sk.Message))...)
 	}
 	skipped = append(skipped, ']')
 	if qd.predicted == nil {
-		return object("hash,predicted,skipped", []byte("null"), []byte("null"), skipped), nil
+		return object(raw("hash", []byte("null")), raw("predicted", []byte("null")), raw("skipped", skipped)), nil
 	}
-	return docObject("hash,predicted,skipped", qd.predicted.text, jsonString(qd.predicted.hashHex()), nil, skipped), nil
+	return withDoc(qd.predicted.text, str("hash", qd.predicted.hashHex()), docKey("predicted"), raw("skipped", skipped)), nil
 }
 
 // queuePending(queue) → [{id, type, data, queued_at}]: the queue's pending

@@ -16,7 +16,7 @@ import (
 
 // testModule serves every test, as one module serves the page, so that the
 // vectors also go through its caches.
-var testModule = new(module)
+var testModule = newModule()
 
 func call(name string, args []string) string { return testModule.call(name, args) }
 

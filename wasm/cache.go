@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"hash"
 	"slices"
 	"strconv"
 
@@ -17,11 +14,9 @@ import (
 // each StateUpdate the controller applies the patch to the confirmed
 // garden, rebases the queue on the result, reads the queue's prediction,
 // then settles the prediction for display. Decoding the garden again in
-// every call would cost far more than the calls themselves, so the module
-// keeps the last few gardens and queues it decoded or produced, keyed by
-// their exact text. Gardens are immutable (package game) and queues are
-// copied before they change, so sharing them between calls is safe, and
-// the answers are the bytes they would be without the cache.
+// every call costs far more than the calls themselves (wasm/README.md,
+// "Performance"), so the module keeps the last few gardens and queues it
+// decoded or produced in a docCache, keyed by their exact text.
 
 // Cache sizes: the confirmed garden, its prediction and their
 // predecessors, with room for the page's small probe gardens; the queue
@@ -31,37 +26,61 @@ const (
 	maxQueues = 3
 )
 
-// docCache holds the most recently used documents by their text, most
-// recent first. It is small, so lookups scan; comparing texts of other
-// lengths costs nothing.
+// docCache holds the most recently used documents by the text they were
+// decoded from or encoded to, most recent first.
+//
+// Invariants (TestDocCacheInvariants):
+//   - get(k) after put(k, d) returns d until max other keys are put or got;
+//   - it holds at most max entries, each key once; put over a key
+//     replaces its document;
+//   - get and put make their key the most recent; a full cache evicts the
+//     least recently used.
+//
+// What a document may be: decoding its key gives the same document (the
+// module checks that before put), and a document never changes once put,
+// except for answers computed from it and remembered (a hash, a
+// prediction): gardens are immutable (package game) and queues are
+// copied before they change. So an answer from a cached document is the
+// answer without the cache (TestCacheIsInvisible).
+//
+// It is small, so lookups scan; comparing texts of other lengths costs
+// nothing. The zero docCache holds nothing: set max.
 type docCache[D any] struct {
+	max  int
 	keys []string
 	docs []D
 }
 
 func (c *docCache[D]) get(key string) (d D, ok bool) {
-	for i, k := range c.keys {
-		if k == key {
-			// Keep the caller's copy of the text: the glue passes the same
-			// copy for the same JavaScript string (recentStrings), and
-			// comparing a string with itself costs nothing.
-			d = c.docs[i]
-			copy(c.keys[1:i+1], c.keys[:i])
-			copy(c.docs[1:i+1], c.docs[:i])
-			c.keys[0], c.docs[0] = key, d
-			return d, true
-		}
+	i := slices.Index(c.keys, key)
+	if i < 0 {
+		return d, false
 	}
-	return d, false
+	// Keep the caller's copy of the text: the glue passes the same copy
+	// for the same JavaScript string (main_js.go), and comparing a string
+	// with itself costs nothing.
+	d = c.docs[i]
+	c.remove(i)
+	c.insert(key, d)
+	return d, true
 }
 
-func (c *docCache[D]) put(key string, d D, max int) {
+func (c *docCache[D]) put(key string, d D) {
 	if i := slices.Index(c.keys, key); i >= 0 {
-		c.keys = slices.Delete(c.keys, i, i+1)
-		c.docs = slices.Delete(c.docs, i, i+1)
+		c.remove(i)
 	}
-	c.keys = slices.Insert(c.keys, 0, key)[:min(len(c.keys)+1, max)]
-	c.docs = slices.Insert(c.docs, 0, d)[:len(c.keys)]
+	c.insert(key, d)
+}
+
+func (c *docCache[D]) remove(i int) {
+	c.keys = slices.Delete(c.keys, i, i+1)
+	c.docs = slices.Delete(c.docs, i, i+1)
+}
+
+func (c *docCache[D]) insert(key string, d D) {
+	n := min(len(c.keys)+1, c.max)
+	c.keys = slices.Insert(c.keys, 0, key)[:n]
+	c.docs = slices.Insert(c.docs, 0, d)[:n]
 }
 
 // stateDoc is a garden with its text, game.Encode of the state, and what
@@ -69,82 +88,39 @@ func (c *docCache[D]) put(key string, d D, max int) {
 type stateDoc struct {
 	enc  *game.Encoding
 	text string // string(enc.Bytes())
+	// canonical: text is the garden's canonical form (patch.Canonical of
+	// it is itself), so it may stand for a canonical answer and a queue
+	// may embed it.
+	canonical bool
 
-	hash      string // game.Hash of text; "" until asked
-	canonical int8   // whether text is in canonical form: 0 unknown, 1 yes, -1 no
+	hash *textHash // of text
 
 	// settled is the state settled at settledAt, the last time asked.
 	settled   *game.State
 	settledAt int64
-
-	// sums are the SHA-256 states after each hashStride bytes of text,
-	// and parent the garden this one derives from until hashed: a garden
-	// one change away shares a prefix of its text with its parent, and
-	// hashes from the parent's state at the end of that prefix.
-	sums   []hash.Cloner
-	parent *stateDoc
 }
 
-// hashStride is the spacing of the saved SHA-256 states.
-const hashStride = 4 << 10
-
-func newStateDoc(enc *game.Encoding, parent *stateDoc) *stateDoc {
-	return &stateDoc{enc: enc, text: string(enc.Bytes()), parent: parent}
+// newStateDoc returns the document of enc's garden; from, if not nil, is
+// a garden it likely shares a prefix of its text with.
+func newStateDoc(enc *game.Encoding, from *stateDoc) *stateDoc {
+	s := enc.State()
+	d := &stateDoc{
+		enc:       enc,
+		text:      string(enc.Bytes()),
+		canonical: s.Bodies != nil && s.Research != nil && patch.EncodesCanonically(s),
+	}
+	var fromHash *textHash
+	if from != nil {
+		fromHash = from.hash
+	}
+	d.hash = newTextHash(enc.Bytes(), fromHash)
+	return d
 }
 
 func (d *stateDoc) state() *game.State { return d.enc.State() }
 
 // hashHex returns game.Hash(text).
-func (d *stateDoc) hashHex() string {
-	if d.hash != "" {
-		return d.hash
-	}
-	h, ok := sha256.New().(hash.Cloner)
-	if !ok { // GOFIPS140=v1.0.0: no saved states
-		d.hash = game.Hash(d.enc.Bytes())
-		return d.hash
-	}
-	done := 0
-	if p := d.parent; p != nil {
-		if p.hash == "" && p.parent == nil {
-			// Hash the parent too, for its saved states: the page derives
-			// several gardens from one (a preview, the display's settle).
-			p.hashHex()
-		}
-		n := 0
-		for n < len(p.sums) && (n+1)*hashStride <= len(d.text) && p.text[n*hashStride:(n+1)*hashStride] == d.text[n*hashStride:(n+1)*hashStride] {
-			n++
-		}
-		if n > 0 {
-			if c, err := p.sums[n-1].Clone(); err == nil {
-				h, done = c, n*hashStride
-				d.sums = append(d.sums, p.sums[:n]...) // never written: cloned before use
-			}
-		}
-		d.parent = nil
-	}
-	for ; done+hashStride <= len(d.text); done += hashStride {
-		h.Write(d.enc.Bytes()[done : done+hashStride])
-		if c, err := h.Clone(); err == nil {
-			d.sums = append(d.sums, c)
-		}
-	}
-	h.Write(d.enc.Bytes()[done:])
-	d.hash = hex.EncodeToString(h.Sum(nil))
-	return d.hash
-}
-
-// isCanonical reports whether text is its own canonical form, so that a
-// queue holding the garden holds exactly this text (newQueueDoc).
-func (d *stateDoc) isCanonical() bool {
-	if d.canonical == 0 {
-		d.canonical = -1
-		if patch.EncodesCanonically(d.state()) {
-			d.canonical = 1
-		}
-	}
-	return d.canonical > 0
-}
+func (d *stateDoc) hashHex() string { return d.hash.hex() }
 
 // derive returns the document of next, a garden derived from d's that
 // shares its unchanged bodies.
@@ -198,7 +174,7 @@ func newQueueDoc(q *offline.Queue, confirmed *stateDoc) (*queueDoc, error) {
 			return nil, err
 		}
 	}
-	if confirmed == nil || !confirmed.isCanonical() || q.Version > game.MaxSafeInt {
+	if confirmed == nil || !confirmed.canonical || q.Version > game.MaxSafeInt {
 		d.text, err = encodeQueue(q)
 		return d, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -144,9 +145,9 @@ func walk(seed uint64, call func(name string, args ...string) string) []string {
 // everything anew.
 func TestCacheIsInvisible(t *testing.T) {
 	for seed := range uint64(12) {
-		shared := new(module)
+		shared := newModule()
 		cached := walk(seed, func(name string, args ...string) string { return shared.call(name, args) })
-		fresh := walk(seed, func(name string, args ...string) string { return new(module).call(name, args) })
+		fresh := walk(seed, func(name string, args ...string) string { return newModule().call(name, args) })
 		if len(cached) != len(fresh) {
 			t.Fatalf("seed %d: %d answers cached, %d fresh", seed, len(cached), len(fresh))
 		}
@@ -200,24 +201,66 @@ func TestQuoteDoc(t *testing.T) {
 	}
 }
 
-func TestDocCache(t *testing.T) {
-	var c docCache[int]
-	for i := range 5 {
-		c.put(fmt.Sprint(i), i, 3)
+// TestDocCacheInvariants checks docCache's documented invariants against
+// a model (a list, most recent first) over random gets and puts.
+func TestDocCacheInvariants(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, max := range []int{0, 1, 3, 6} {
+		c := docCache[int]{max: max}
+		var model []string // keys, most recent first
+		vals := map[string]int{}
+		for step := range 2000 {
+			key := fmt.Sprint(r.IntN(max + 3))
+			if r.IntN(2) == 0 {
+				v := step
+				c.put(key, v)
+				vals[key] = v
+				model = slices.DeleteFunc(model, func(k string) bool { return k == key })
+				model = slices.Insert(model, 0, key)
+			} else {
+				got, ok := c.get(key)
+				i := slices.Index(model, key)
+				if ok != (i >= 0) {
+					t.Fatalf("max %d step %d: get(%s) ok=%v, model holds it: %v", max, step, key, ok, i >= 0)
+				}
+				if ok {
+					if got != vals[key] {
+						t.Fatalf("max %d step %d: get(%s) = %d, want the last put %d", max, step, key, got, vals[key])
+					}
+					model = slices.Insert(slices.Delete(model, i, i+1), 0, key)
+				}
+			}
+			model = model[:min(len(model), max)]
+			if !slices.Equal(c.keys, model) || len(c.docs) != len(c.keys) {
+				t.Fatalf("max %d step %d: keys %v (%d docs), want %v", max, step, c.keys, len(c.docs), model)
+			}
+		}
 	}
-	if _, ok := c.get("1"); ok {
-		t.Error("kept the least recently used")
-	}
-	if v, ok := c.get("2"); !ok || v != 2 {
-		t.Error("lost an entry")
-	}
-	c.put("5", 5, 3) // evicts 3, the least recently used now
-	if _, ok := c.get("3"); ok {
-		t.Error("evicted the wrong entry")
-	}
-	c.put("2", 20, 3)
-	if v, _ := c.get("2"); v != 20 || len(c.keys) != 3 {
-		t.Errorf("put over an entry: %v, %d entries", v, len(c.keys))
+}
+
+// TestCachedStatesDecodeToThemselves: every garden in a module's cache
+// after a walk is what decoding its key gives, and one cached under its
+// own text is canonical.
+func TestCachedStatesDecodeToThemselves(t *testing.T) {
+	for seed := range uint64(6) {
+		m := newModule()
+		walk(seed, func(name string, args ...string) string { return m.call(name, args) })
+		for i, key := range m.states.keys {
+			d := m.states.docs[i]
+			s, err := game.Decode([]byte(key))
+			if err != nil {
+				t.Fatalf("seed %d: a cached key does not decode: %v", seed, err)
+			}
+			enc, _ := game.Encode(s)
+			if string(enc) != d.text {
+				t.Fatalf("seed %d: cached garden\n%.300s\nis not its key's\n%.300s", seed, d.text, enc)
+			}
+			if key == d.text {
+				if c, err := patch.Canonical([]byte(key)); err != nil || string(c) != key || !d.canonical {
+					t.Fatalf("seed %d: garden cached under its text is not canonical (flag %v)", seed, d.canonical)
+				}
+			}
+		}
 	}
 }
 
@@ -226,7 +269,7 @@ func TestDocCache(t *testing.T) {
 // and non-canonical texts alike.
 func TestCanonicalStates(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	m := new(module)
+	m := newModule()
 	for i := range 300 {
 		doc := randGarden(r, r.IntN(8))
 		s, _ := game.Decode([]byte(doc))
@@ -252,6 +295,48 @@ func TestCanonicalStates(t *testing.T) {
 			}
 			if got := mustString(t, m.call("hash", []string{doc})); got != game.Hash(want) {
 				t.Fatalf("hash(%s) = %s, want %s", doc, got, game.Hash(want))
+			}
+		}
+	}
+}
+
+// TestTextHash: a textHash is game.Hash of its text whatever it resumes
+// from: a text sharing a prefix, one changed anywhere, shorter, longer,
+// unrelated, or one resuming from yet another.
+func TestTextHash(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	randText := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte('a' + r.IntN(3))
+		}
+		return string(b)
+	}
+	for range 300 {
+		base := randText(r.IntN(5 * hashStride))
+		next := base
+		switch r.IntN(5) {
+		case 0: // a change in the middle
+			if len(next) > 0 {
+				i := r.IntN(len(next))
+				next = next[:i] + "X" + next[i+1:]
+			}
+		case 1: // shorter
+			next = next[:r.IntN(len(next)+1)]
+		case 2: // longer
+			next += randText(r.IntN(2 * hashStride))
+		case 3: // unrelated
+			next = randText(r.IntN(5 * hashStride))
+		}
+		parent := newTextHash([]byte(base), nil)
+		if r.IntN(2) == 0 {
+			parent.hex() // hashed before or after its child starts from it
+		}
+		child := newTextHash([]byte(next), parent)
+		grandchild := newTextHash([]byte(next+randText(r.IntN(hashStride))), child)
+		for _, h := range []*textHash{grandchild, child, parent} {
+			if got, want := h.hex(), game.Hash(h.text); got != want {
+				t.Fatalf("hash of a %d-byte text = %s, want %s", len(h.text), got, want)
 			}
 		}
 	}

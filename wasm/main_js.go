@@ -12,7 +12,7 @@ import (
 // Each runs synchronously on the JavaScript thread (syscall/js FuncOf), so
 // every one is short: no I/O, no waiting.
 func main() {
-	m := new(module)
+	m := newModule()
 	var seen recentStrings
 	stringify := js.Global().Get("JSON").Get("stringify")
 	concat := js.Global().Get("String").Get("prototype").Get("concat")

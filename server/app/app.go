@@ -154,7 +154,7 @@ func (a *App) routes() http.Handler {
 	return r
 }
 
-// readyz is ready when the node can keep players' actions (contract §7):
+// readyz is ready when the node can keep players' actions (protocol.md §11):
 // the store answers and its latest write transaction committed. While
 // commits fail it answers 503, so that a load balancer sends players
 // elsewhere; the store's own probe brings it back without traffic. The
@@ -176,7 +176,7 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// devLogin implements POST /api/auth/dev-login (CONTRACT §1): a token for
+// devLogin implements POST /api/auth/dev-login (protocol.md §1): a token for
 // any user name, only in development mode.
 func (a *App) devLogin(w http.ResponseWriter, r *http.Request) {
 	if a.issuer == nil {
@@ -210,7 +210,7 @@ func (a *App) devLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 // requestLog logs each plain HTTP request at debug level with the path
-// only: a query may hold a token (CONTRACT §1). WebSocket connections log
+// only: a query may hold a token (protocol.md §1). WebSocket connections log
 // their own line at close.
 func (a *App) requestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -47,7 +47,7 @@ func mintWith(t *testing.T, m jwt.SigningMethod, key any, edits jwt.MapClaims) s
 	return s
 }
 
-// badTokens are refused for every client kind (CONTRACT §1).
+// badTokens are refused for every client kind (protocol.md §1).
 func badTokens(t *testing.T) []struct{ name, token, code string } {
 	now := time.Now()
 	return []struct{ name, token, code string }{
@@ -259,7 +259,7 @@ func (b *syncBuffer) String() string {
 }
 
 // TestTokenNotLogged: a token in the URL appears in no log line, at any
-// level, whatever happens to the request (CONTRACT §1).
+// level, whatever happens to the request (protocol.md §1).
 func TestTokenNotLogged(t *testing.T) {
 	var logBuf syncBuffer
 	s := wstest.StartWith(t, wstest.Options{Log: &logBuf, LogLevel: slog.LevelDebug})

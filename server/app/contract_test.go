@@ -23,7 +23,7 @@ import (
 )
 
 // gameState decodes and checks a full StateUpdate: its hash must be the
-// digest of the canonical encoding of its state (CONTRACT §4).
+// digest of the canonical encoding of its state (protocol.md §4).
 func gameState(t *testing.T, u protocol.StateUpdate) *game.State {
 	t.Helper()
 	if !u.Full || len(u.Data.State) == 0 {
@@ -44,7 +44,7 @@ func gameState(t *testing.T, u protocol.StateUpdate) *game.State {
 }
 
 // TestWelcomeAndFirstState: Welcome, then a full StateUpdate with seq 1
-// (CONTRACT §5.1).
+// (protocol.md §5).
 func TestWelcomeAndFirstState(t *testing.T) {
 	s := wstest.Start(t, func(c *config.Config) { c.HeartbeatInterval = 1500 * time.Millisecond })
 	c, err := s.DialRaw("token="+s.Token("alice", time.Hour), nil)
@@ -80,7 +80,7 @@ func TestWelcomeAndFirstState(t *testing.T) {
 	}
 }
 
-// TestCreateBodies: every body type of CONTRACT §3 at positions within
+// TestCreateBodies: every body type of protocol.md §3 at positions within
 // ±1000 is accepted, answered with the action's id and body "b-"+id.
 func TestCreateBodies(t *testing.T) {
 	s := wstest.Start(t, nil)
@@ -122,7 +122,7 @@ func TestCreateBodies(t *testing.T) {
 }
 
 // TestBalanceFloors: a new garden affords 100 asteroids; a garden holds
-// 500 bodies (CONTRACT §3).
+// 500 bodies (protocol.md §3).
 func TestBalanceFloors(t *testing.T) {
 	s := wstest.Start(t, nil)
 	t.Run("100 asteroids", func(t *testing.T) {
@@ -163,7 +163,7 @@ func TestBalanceFloors(t *testing.T) {
 
 // TestRefusals: an action the rules refuse gets ActionResult
 // success:false; a message that does not decode gets an Error. Either way
-// the connection stays open and the garden unchanged (CONTRACT §3, §4).
+// the connection stays open and the garden unchanged (protocol.md §3, §4).
 func TestRefusals(t *testing.T) {
 	s := wstest.Start(t, nil)
 	// Operators, so that a SaveGame with a state reaches the rules.
@@ -283,7 +283,7 @@ func TestResearchAndSave(t *testing.T) {
 }
 
 // TestIdempotency: an id is applied at most once per user and answered
-// with the original result (CONTRACT §2).
+// with the original result (protocol.md §2).
 func TestIdempotency(t *testing.T) {
 	s := wstest.Start(t, nil)
 	a1, a2, b := s.Dial("alice", ""), s.Dial("alice", ""), s.Dial("bob", "")
@@ -334,7 +334,7 @@ func TestIdempotency(t *testing.T) {
 
 // TestSeqContiguous: on one connection, StateUpdate, ActionResult and
 // Error carry seq 1, 2, 3, ...; Welcome and Heartbeat carry none
-// (CONTRACT §2, §5.5).
+// (protocol.md §2, §5).
 func TestSeqContiguous(t *testing.T) {
 	s := wstest.Start(t, nil)
 	c, err := s.DialRaw("token="+s.Token("alice", time.Hour), nil)
@@ -401,7 +401,7 @@ func TestSeqContiguous(t *testing.T) {
 
 // TestHeartbeat: Heartbeat is answered; a silent connection is closed
 // with 4408 after two intervals; one that keeps talking is not
-// (CONTRACT §5.4).
+// (protocol.md §5).
 func TestHeartbeat(t *testing.T) {
 	t.Parallel()
 	s := wstest.Start(t, func(c *config.Config) { c.HeartbeatInterval = 300 * time.Millisecond })
@@ -431,7 +431,7 @@ func TestHeartbeat(t *testing.T) {
 }
 
 // TestFrames: the inbound frame limit is 64 KiB (close 1009), binary
-// frames close with 4400 (CONTRACT §6).
+// frames close with 4400 (protocol.md §6).
 func TestFrames(t *testing.T) {
 	s := wstest.Start(t, nil)
 	padded := func(size int) string {
@@ -509,7 +509,7 @@ func countAnswers(t *testing.T, c *wstest.Client, n int) (processed, limited int
 }
 
 // TestRateLimit: a burst of 200 is processed, beyond that rate_limited,
-// and a flood closes with 4429; users do not share a limit (CONTRACT §5.6).
+// and a flood closes with 4429; users do not share a limit (protocol.md §5).
 func TestRateLimit(t *testing.T) {
 	s := wstest.Start(t, nil)
 	alice, bob := s.Dial("alice", ""), s.Dial("bob", "")
@@ -565,7 +565,7 @@ func TestRateLimit(t *testing.T) {
 
 // TestTokenExpiry: a connection whose token expires is closed with 4401
 // auth_expired unless a RefreshToken for the same user came first
-// (CONTRACT §1, §3). Tokens are accepted up to 5 s after exp, so a token
+// (protocol.md §1, §3). Tokens are accepted up to 5 s after exp, so a token
 // that expired 3 s ago has 1-2 s of life left (exp has whole seconds).
 func TestTokenExpiry(t *testing.T) {
 	t.Parallel()
@@ -609,7 +609,7 @@ func TestTokenExpiry(t *testing.T) {
 	})
 }
 
-// TestOperatorEndpoints: /healthz, /readyz, /metrics (CONTRACT §7).
+// TestOperatorEndpoints: /healthz, /readyz, /metrics (protocol.md §11).
 func TestOperatorEndpoints(t *testing.T) {
 	s := wstest.Start(t, nil)
 	c := s.Dial("alice", "") // one action, so that the histograms have samples

@@ -11,7 +11,7 @@ import (
 // Unicode (issue 11 item 4) used to decode to one id, "s\uFFFD", so the
 // second action, a different body, was answered with the first's result
 // and silently not applied. Each is now refused with Error invalid_data,
-// echoing no id, and nothing is applied (CONTRACT §2).
+// echoing no id, and nothing is applied (protocol.md §2).
 func TestIDsOfInvalidText(t *testing.T) {
 	s := wstest.Start(t, nil)
 	c := s.Dial("alice", "")

@@ -34,7 +34,7 @@ func readyz(t *testing.T, s *wstest.Server) (int, string) {
 // while another process holds the database's write lock and commits fail,
 // and turns 200 again by itself once the lock is released. The action that
 // failed meanwhile got Error internal, was not recorded, and is applied
-// when sent again with the same id (CONTRACT §2, §7).
+// when sent again with the same id (protocol.md §2, §11).
 func TestReadyzFollowsCommits(t *testing.T) {
 	s := wstest.Start(t, func(c *config.Config) { c.DBBusyTimeout = 100 * time.Millisecond })
 	if code, status := readyz(t, s); code != http.StatusOK {

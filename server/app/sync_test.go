@@ -1,6 +1,6 @@
 package app_test
 
-// Tests of the sync engine over real sockets (CONTRACT §5.2, §5.3, §5.5):
+// Tests of the sync engine over real sockets (protocol.md §5):
 // leading-edge delivery, rate limit and coalescing, priority of answers
 // over state, the byte budget, slow readers, resume and takeover.
 
@@ -45,7 +45,7 @@ type mirror struct {
 	state   protocol.StateData // the full state held
 	lastSeq uint64
 	// contiguous: every numbered message must follow the previous one
-	// (a live connection that was not resumed, CONTRACT §5.5).
+	// (a live connection that was not resumed, protocol.md §5).
 	contiguous bool
 
 	results    map[string]int // ActionResult id → times received

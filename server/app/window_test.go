@@ -15,7 +15,7 @@ import (
 // player (more than any count-bounded record keeping held), then both
 // first ids again, as from a device that was offline meanwhile. Each is
 // answered with its original ActionResult bytes and nothing is applied or
-// paid for a second time (CONTRACT §2: at least 30 days, by age).
+// paid for a second time (protocol.md §2: at least 30 days, by age).
 func TestIdempotencyWindow(t *testing.T) {
 	s := wstest.Start(t, func(c *config.Config) { c.RateBurst, c.RatePerSecond = 100_000, 100_000 })
 	c := s.Dial("alice", "")

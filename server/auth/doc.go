@@ -1,4 +1,4 @@
-// Package auth authenticates WebSocket clients with JWTs, as CONTRACT §1
+// Package auth authenticates WebSocket clients with JWTs, as protocol.md §1
 // specifies.
 //
 // A [Verifier] checks a token against a pinned set of algorithms: HS256 with

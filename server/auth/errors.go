@@ -5,7 +5,7 @@ import (
 	"net/http"
 )
 
-// Error codes of CONTRACT §1. They are sent to clients as the "code" of an
+// Error codes of protocol.md §1. They are sent to clients as the "code" of an
 // HTTP 401 body or as the reason of a 4401 close.
 const (
 	// CodeRequired means no token was presented.
@@ -48,7 +48,7 @@ func (e *Error) Error() string {
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// WriteHTTPError answers a header client's refused handshake (CONTRACT §1):
+// WriteHTTPError answers a header client's refused handshake (protocol.md §1):
 // HTTP 401, Content-Type application/json and the body
 // {"code":"...","message":"..."}. It also sets a WWW-Authenticate challenge
 // (RFC 6750) and Cache-Control: no-store. A nil e is written as

@@ -9,7 +9,7 @@ import (
 )
 
 // Source says where a request's token came from. It decides how a refusal
-// is delivered (CONTRACT §1): HTTP 401 for SourceHeader, close code 4401
+// is delivered (protocol.md §1): HTTP 401 for SourceHeader, close code 4401
 // after the upgrade otherwise.
 type Source int
 
@@ -35,7 +35,7 @@ func (s Source) String() string {
 	return "unknown"
 }
 
-// QueryParam is the query parameter that carries a token (CONTRACT §1).
+// QueryParam is the query parameter that carries a token (protocol.md §1).
 const QueryParam = "token"
 
 // FromRequest extracts the token from r. The Authorization header wins: if
@@ -102,7 +102,7 @@ func (Token) GoString() string { return Redacted }
 // RedactURL returns u's request URI (path and query, as in
 // http.Request.RequestURI) with the value of every token query parameter
 // replaced by REDACTED. Other parameters keep their order and encoding. Use
-// it for any log line that prints a URL (CONTRACT §1: tokens in URLs are
+// it for any log line that prints a URL (protocol.md §1: tokens in URLs are
 // redacted from every log line). A nil u gives "".
 func RedactURL(u *url.URL) string {
 	if u == nil {

@@ -20,7 +20,7 @@ const (
 	// MinSecretBytes is the shortest HS256 secret accepted (RFC 7518 §3.2:
 	// a key of at least the hash output size).
 	MinSecretBytes = 32
-	// MaxLeeway is the largest clock-skew allowance CONTRACT §1 permits.
+	// MaxLeeway is the largest clock-skew allowance protocol.md §1 permits.
 	MaxLeeway = 5 * time.Second
 	// DefaultLeeway is used when Config.Leeway is zero.
 	DefaultLeeway = 5 * time.Second

@@ -7,6 +7,6 @@
 // replay (a known id gets its recorded result), apply (pure: shared/rules
 // and the next snapshot), commit (the store, the one step that can refuse
 // an outcome) and publish (local subscribers). A change is published only
-// once the store reports it durable (CONTRACT §3: a success ActionResult
+// once the store reports it durable (protocol.md §3: a success ActionResult
 // follows a durable commit).
 package garden

@@ -20,7 +20,7 @@ import (
 type Store interface {
 	LoadGarden(ctx context.Context, userID string) (store.Garden, bool, error)
 	// LookupAction returns the record of an action id; ok is false if the
-	// id was never recorded (or its record expired, contract §2: after at
+	// id was never recorded (or its record expired, protocol.md §2: after at
 	// least 30 days).
 	LookupAction(ctx context.Context, userID, actionID string) (a store.ActionRecord, ok bool, err error)
 	Commit(ctx context.Context, c store.Commit) error
@@ -313,7 +313,7 @@ type Result struct {
 // Do applies action act with idempotency key actionID. A replayed id gets
 // the original result and changes nothing: it is found in the garden's
 // cache of recent results or, failing that, in the store, which keeps
-// every record for at least 30 days (contract §2). The returned Result is
+// every record for at least 30 days (protocol.md §2). The returned Result is
 // durable: a change is committed before Do returns and before subscribers
 // hear of it; origin is notified first (its own change goes ahead). An
 // error means the action was not applied and may be retried with the same

@@ -238,7 +238,7 @@ func (s *lookupFailing) LookupAction(ctx context.Context, userID, actionID strin
 
 // TestDoLooksUpEvictedIDs: an id whose result left the in-memory cache is
 // answered from the store with its original bytes, not applied again
-// (contract §2); when the lookup fails, Do fails and applies nothing, so
+// (protocol.md §2); when the lookup fails, Do fails and applies nothing, so
 // the client may retry the same id.
 func TestDoLooksUpEvictedIDs(t *testing.T) {
 	st := &lookupFailing{Store: memstore.New()}

@@ -11,7 +11,7 @@ type Config struct {
 	MaxControl int
 	// MaxControlBytes bounds it in bytes, default 1 MiB.
 	MaxControlBytes int
-	// UpdatesPerSecond limits state updates, default 10 (CONTRACT §5.3).
+	// UpdatesPerSecond limits state updates, default 10 (protocol.md §5).
 	UpdatesPerSecond float64
 	// BytesPerSecond is the byte budget refill rate; 0 means unlimited.
 	BytesPerSecond int
@@ -102,7 +102,7 @@ func (q *Queue) DropControl() {
 }
 
 // MarkState records that a newer state exists. urgent skips the rate limit
-// once: answers to GetState and the catch-up after a resume (CONTRACT §5.3).
+// once: answers to GetState and the catch-up after a resume (protocol.md §5).
 // It reports whether a pending state was coalesced into this one.
 func (q *Queue) MarkState(urgent bool) (coalesced bool) {
 	coalesced = q.statePending
@@ -184,7 +184,7 @@ func (q *Queue) Sent(now time.Time, n int) {
 // SentState records a state update of n bytes written at now, or none
 // (n == 0: the session was already current).
 //
-// The limit (CONTRACT §5.3, at most UpdatesPerSecond) is kept two ways: no
+// The limit (protocol.md §5, at most UpdatesPerSecond) is kept two ways: no
 // window of one second (for fractional rates: of perWindow/rate seconds)
 // holds more than perWindow paced updates, and updates are spaced
 // interval apart while changes keep coming (one was coalesced since the

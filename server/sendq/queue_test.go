@@ -240,7 +240,7 @@ func TestQueueRateLimit(t *testing.T) {
 		rate     float64
 		max, min int
 	}{
-		{rate: 0, max: 11, min: 10}, // default 10/s (CONTRACT §5.3)
+		{rate: 0, max: 11, min: 10}, // default 10/s (protocol.md §5)
 		{rate: 10, max: 11, min: 10},
 		{rate: 1, max: 2, min: 1},
 		{rate: 50, max: 51, min: 50},

@@ -1,5 +1,5 @@
 // Package session keeps each device's session: the sequence numbers of
-// CONTRACT §2, the resend buffer that makes a resume lossless (§5.2), the
+// protocol.md §2, the resend buffer that makes a resume lossless (§5), the
 // version the device last received, and its send queue.
 //
 // A session outlives its connection for a retention time so that a

@@ -145,7 +145,7 @@ func (s *Session) detach(o Outlet, now time.Time) {
 	}
 }
 
-// Ack trims the resend buffer up to seq (CONTRACT §3 Ack).
+// Ack trims the resend buffer up to seq (protocol.md §3 Ack).
 func (s *Session) Ack(seq uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -178,7 +178,7 @@ func (s *Session) SendResult(o Outlet, id string, data []byte) {
 }
 
 // SendError queues an Error echoing id ("" for none); numbered is false
-// only for one not kept for resume (rate_limited, CONTRACT §2).
+// only for one not kept for resume (rate_limited, protocol.md §2).
 func (s *Session) SendError(o Outlet, id, code, message string, numbered bool) {
 	s.send(o, numbered, func(dst []byte, seq uint64) []byte { return protocol.AppendError(dst, id, seq, code, message) })
 }
@@ -191,10 +191,10 @@ func (s *Session) SendHeartbeat(o Outlet) {
 // send queues a control message from outlet o, built by frame with its seq
 // (0 when not numbered). numbered messages get the next seq and enter the
 // resend buffer at once, so they survive a dropped connection or a full
-// queue (CONTRACT §5.2). Messages from an outlet that no longer serves the
+// queue (protocol.md §5). Messages from an outlet that no longer serves the
 // session are dropped, numbered ones excepted: they go to the connection
 // that took the session over, so that its seq has no gap over an
-// ActionResult or Error (CONTRACT §5.5).
+// ActionResult or Error (protocol.md §5).
 func (s *Session) send(o Outlet, numbered bool, frame func(dst []byte, seq uint64) []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -239,7 +239,7 @@ func TestSessionTakeover(t *testing.T) {
 
 	// The old connection finishes an action it was handling: its result
 	// belongs to the session and reaches the new connection, without a
-	// gap in seq (CONTRACT §5.5).
+	// gap in seq (protocol.md §5).
 	d1.act("a2")
 	if buf, kind, _ := d1.s.Next(d1.o, e.clock.Now(), nil); kind != sendq.Idle || len(buf) != 0 {
 		t.Fatalf("old outlet got %v %q", kind, buf)

@@ -1,7 +1,7 @@
 // Package store is the durable SQLite store of the game server: one garden
 // (JSON state plus version) per user and the action dedup records that make
-// action ids idempotency keys (contract §2), in the file named by DB_PATH
-// (contract §7).
+// action ids idempotency keys (protocol.md §2), in the file named by DB_PATH
+// (protocol.md §11).
 //
 // [Open] returns a [*SQLite]. All its methods are safe for concurrent use.
 // Writes go through [SQLite.Commit], which hands the [Commit] to one writer
@@ -24,7 +24,7 @@
 // argument first, so in practice only database failures remain).
 // [SQLite.Healthy] reports whether the latest transaction committed; while
 // it did not, the writer tries a probe transaction every second, so health
-// comes back without traffic (/readyz, contract §7).
+// comes back without traffic (/readyz, protocol.md §11).
 //
 // Open refuses an existing file that is not an SQLite database, whatever
 // its size, and never writes to it ([ErrNotDatabase]).
@@ -33,7 +33,7 @@
 // newer one. An action id is recorded once: a later record with the same
 // (user id, action id) is ignored, so the first result stays. Records are
 // kept by age only, Config.MaxActionAge (default 31 days: the 30 of
-// contract §2 and a day of grace for client clocks),
+// protocol.md §2 and a day of grace for client clocks),
 // never by count: the writer deletes the expired records of the users it
 // writes for, and sweeps those of all users at Open and every minute (every
 // second while a sweep finds more than it may delete at once).

@@ -30,7 +30,7 @@ const (
 )
 
 // ReplayWindow is how long after queueing an action a client may still
-// send it (contract §2: "at least 30 days"); clients drop older queued
+// send it (protocol.md §2: "at least 30 days"); clients drop older queued
 // actions instead of sending them.
 const ReplayWindow = 30 * 24 * time.Hour
 
@@ -41,7 +41,7 @@ const ReplayWindow = 30 * 24 * time.Hour
 const replayGrace = 24 * time.Hour
 
 // MaxActionIDLen is the longest action id, in bytes, that Commit accepts
-// (contract §2: ids are opaque strings of at most 64 bytes).
+// (protocol.md §2: ids are opaque strings of at most 64 bytes).
 const MaxActionIDLen = 64
 
 const (
@@ -83,7 +83,7 @@ var (
 
 // Config configures Open. A zero field means the documented default.
 type Config struct {
-	// Path is the SQLite database file (contract §7 DB_PATH). Its parent
+	// Path is the SQLite database file (protocol.md §11 DB_PATH). Its parent
 	// directories are created with mode 0o755. Required.
 	Path string
 	// Logger receives batch failures and pruning at Debug/Warn level.
@@ -98,7 +98,7 @@ type Config struct {
 	MaxBatch int
 	// MaxActionAge is how long dedup records are kept, measured from
 	// ActionRecord.At; older ones are deleted. Default
-	// DefaultMaxActionAge (31 days): contract §2 answers a replayed id with
+	// DefaultMaxActionAge (31 days): protocol.md §2 answers a replayed id with
 	// its original result for at least 30 days, and clients do not replay
 	// actions queued longer ago than ReplayWindow. Records are bounded
 	// by age only, never by count, so that a busy player's old id is not
@@ -590,8 +590,8 @@ func (s *SQLite) LookupAction(ctx context.Context, userID, actionID string) (Act
 // the write lock held by another process beyond BusyTimeout) it returns
 // that failure until a transaction commits again: the next batch of
 // commits, or the probe transaction the writer tries every second while
-// unhealthy, so that health comes back by itself (for /readyz, contract
-// §7: not ready while it cannot commit). It does no I/O.
+// unhealthy, so that health comes back by itself (for /readyz, protocol.md
+// §11: not ready while it cannot commit). It does no I/O.
 func (s *SQLite) Healthy() error {
 	if s.closing.Load() {
 		return ErrClosed
@@ -617,7 +617,7 @@ func (s *SQLite) setHealth(err error) {
 }
 
 // Ping reports whether the database file can be read (for /readyz,
-// contract §7).
+// protocol.md §11).
 func (s *SQLite) Ping(ctx context.Context) error {
 	if s.closing.Load() {
 		return ErrClosed

@@ -308,7 +308,7 @@ func (c *conn) sendError(id string, err error, numbered bool) {
 	c.sess.SendError(c, id, code, message, numbered)
 }
 
-// wireError is an error whose code (CONTRACT §4) and message are meant for
+// wireError is an error whose code (protocol.md §4) and message are meant for
 // the client: the message names the client's mistake, nothing internal.
 type wireError struct{ code, message string }
 
@@ -343,7 +343,7 @@ func (c *conn) toWire(err error) (code, message string) {
 	return protocol.CodeInternal, msgInternal
 }
 
-// check runs the sweeper's periodic checks (CONTRACT §1 expiry, §5.4
+// check runs the sweeper's periodic checks (protocol.md §1 expiry, §5
 // heartbeat) and the slow-client watchdog.
 func (c *conn) check(now time.Time) {
 	n := now.UnixNano()

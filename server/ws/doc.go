@@ -1,4 +1,4 @@
-// Package ws serves GET /api/ws (CONTRACT §1, §5, §6): origin and token
+// Package ws serves GET /api/ws (protocol.md §1, §5, §6): origin and token
 // checks, the upgrade, then per connection:
 //
 //   - one goroutine of its own, started by ServeHTTP once the session is

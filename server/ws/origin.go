@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// originAllowed is CONTRACT §1's origin check, made before the token is
+// originAllowed is protocol.md §1's origin check, made before the token is
 // looked at. A request without Origin is allowed: browsers always send it
 // on a WebSocket handshake, so its absence means a non-browser client,
 // which the token alone authenticates.

@@ -8,7 +8,7 @@ import (
 
 // TestOriginAllowed: the server's own host is allowed only with the scheme
 // the request arrived by, never with userinfo; patterns allow other hosts
-// (issue 11 item 10, CONTRACT §1).
+// (issue 11 item 10, protocol.md §1).
 func TestOriginAllowed(t *testing.T) {
 	patterns := []string{"app.example.com", "https://*.trusted.test"}
 	tests := []struct {

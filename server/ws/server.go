@@ -49,7 +49,7 @@ type Config struct {
 	// ReadLimit is the inbound frame limit (close 1009), default 64 KiB.
 	ReadLimit int64
 	// RateBurst and RatePerSecond shape the inbound token bucket, defaults
-	// 200 and 50 (CONTRACT §5.6).
+	// 200 and 50 (protocol.md §5).
 	RateBurst     int
 	RatePerSecond float64
 	// AbuseLimit is how many consecutive rate-limited messages close the
@@ -145,7 +145,7 @@ func (s *Server) Connections() int {
 
 // ServeHTTP implements GET /api/ws.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	// CONTRACT §1: the origin is checked before the token.
+	// protocol.md §1: the origin is checked before the token.
 	if !originAllowed(r, s.cfg.AllowedOrigins) {
 		http.Error(w, `{"code":"origin_forbidden","message":"origin not allowed"}`, http.StatusForbidden)
 		return

@@ -72,7 +72,7 @@ type State struct {
 	Resources Resources `json:"resources"`
 	// UpdatedAt is when growth was last settled, Unix milliseconds. Growth
 	// between UpdatedAt and the next action is settled by that action
-	// (CONTRACT §3: a garden changes only through actions).
+	// (protocol.md §3: a garden changes only through actions).
 	UpdatedAt int64 `json:"updated_at"`
 }
 
@@ -171,7 +171,7 @@ func Decode(b []byte) (*State, error) {
 }
 
 // Hash is the lowercase hex SHA-256 digest of a canonical encoding: the
-// `hash` of CONTRACT §4.
+// `hash` of protocol.md §4.
 func Hash(canonical []byte) string {
 	sum := sha256.Sum256(canonical)
 	return hex.EncodeToString(sum[:])

@@ -117,7 +117,7 @@ func (q *Queue) Resolve(id string) bool {
 // than the one held is ignored (returns false). Pending creations whose body
 // the server state already holds are dropped: body ids derive from action
 // ids, so the server applied them. Other actions stay until their result
-// arrives, which resume guarantees (CONTRACT §5).
+// arrives, which resume guarantees (protocol.md §5).
 func (q *Queue) Rebase(version uint64, s *game.State) bool {
 	if q.Confirmed != nil && version < q.Version {
 		return false

@@ -1,5 +1,5 @@
 // Package patch computes and applies RFC 6902 JSON Patches and the
-// canonical encoding whose digest is a StateUpdate's hash (CONTRACT §4).
+// canonical encoding whose digest is a StateUpdate's hash (protocol.md §4).
 //
 // Subpackage diff works on any two JSON documents (github.com/wI2L/jsondiff);
 // DiffStates is the server's fast path for two versions of one garden,

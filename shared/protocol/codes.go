@@ -1,10 +1,10 @@
 package protocol
 
-// Version is the `Welcome.protocol` of this protocol (CONTRACT §4): what
+// Version is the `Welcome.protocol` of this protocol (protocol.md §4): what
 // the server sends and the generated client speaks.
 const Version = 1
 
-// Error codes sent in Error.code (CONTRACT §4); a newer server may add
+// Error codes sent in Error.code (protocol.md §4); a newer server may add
 // more. tools/tsgen copies each doc comment into protocol.gen.ts.
 const (
 	// CodeBadMessage means the frame is not JSON, or not an envelope.
@@ -21,7 +21,7 @@ const (
 	CodeInternal = "internal"
 )
 
-// Close codes (CONTRACT §6). Each doc comment says what a client does on
+// Close codes (protocol.md §6). Each doc comment says what a client does on
 // it; tools/tsgen copies them into protocol.gen.ts, whose CloseCode table
 // the client's state machine (web/src/conn/state.ts) decides from.
 const (
@@ -48,7 +48,7 @@ const (
 	CloseTooManyMessage = 4429
 )
 
-// Close codes outside the CONTRACT §6 table: standard RFC 6455 codes for
+// Close codes outside the protocol.md §6 table: standard RFC 6455 codes for
 // the server's own faults. A client treats them as any code the table does
 // not name.
 const (
@@ -67,7 +67,7 @@ const (
 	CloseTryAgainLater = 1013
 )
 
-// Limits (CONTRACT §2, §6).
+// Limits (protocol.md §2, §6).
 const (
 	// MaxIDBytes bounds the envelope id.
 	MaxIDBytes = 64

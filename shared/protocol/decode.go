@@ -35,7 +35,7 @@ type rawEnvelope struct {
 }
 
 // DecodeEnvelope parses the outer object of a frame. It checks type and id
-// (CONTRACT §2) and leaves Data undecoded.
+// (protocol.md §2) and leaves Data undecoded.
 func DecodeEnvelope(frame []byte) (Envelope, error) {
 	var raw rawEnvelope
 	// encoding/json reads bytes that are not UTF-8 inside strings (as
@@ -63,7 +63,7 @@ func DecodeEnvelope(frame []byte) (Envelope, error) {
 			// "s\ud800" and "s\udc00" would share one idempotency key and
 			// the second action would get the first's result. The Error
 			// echoes no id: the normalised one would name another id, and
-			// a Go string cannot hold the exact one (CONTRACT §2).
+			// a Go string cannot hold the exact one (protocol.md §2).
 			return Envelope{}, &DecodeError{Code: CodeInvalidData,
 				Message: "id: not valid Unicode text (a lone or reversed \\u surrogate escape, or bytes that are not UTF-8)"}
 		}

@@ -90,7 +90,7 @@ func TestDecodeVectors(t *testing.T) {
 // TestDecodeInvalidUTF8: bytes that are not UTF-8 cannot be written in
 // decode.json (JSON text and JavaScript strings are Unicode), so they are
 // tested here. In the id they are invalid_data like a lone surrogate escape
-// (CONTRACT §2: never a normalised lookalike); anywhere else the frame is
+// (protocol.md §2: never a normalised lookalike); anywhere else the frame is
 // not UTF-8 text and gets bad_message.
 func TestDecodeInvalidUTF8(t *testing.T) {
 	tests := []struct {

@@ -1,4 +1,4 @@
-// Package protocol defines the wire format of CONTRACT §2–§6: the envelope,
+// Package protocol defines the wire format of protocol.md §2–§6: the envelope,
 // every message variant with its exact JSON form, error and close codes,
 // and the limits a peer must respect.
 //

@@ -9,7 +9,7 @@ import (
 )
 
 // Encode builds a frame for m. Variants without fields carry no data
-// (CONTRACT §2); id and seq are omitted when zero. It is the reference
+// (protocol.md §2); id and seq are omitted when zero. It is the reference
 // encoding: the appenders below, which the server's hot paths use, write
 // the same bytes without reflection (encode_test.go checks it).
 func Encode(id string, seq uint64, m Message) ([]byte, error) {

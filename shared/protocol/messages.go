@@ -6,7 +6,7 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/game"
 )
 
-// Message type names, exactly as on the wire (CONTRACT §3, §4).
+// Message type names, exactly as on the wire (protocol.md §3, §4).
 const (
 	TypeGetState            = "GetState"
 	TypeCreateCelestialBody = "CreateCelestialBody"
@@ -21,7 +21,7 @@ const (
 	TypeError               = "Error"
 )
 
-// Envelope is the outer object of every frame (CONTRACT §2), adjacently
+// Envelope is the outer object of every frame (protocol.md §2), adjacently
 // tagged: Type names the variant, Data holds its fields.
 type Envelope struct {
 	Type string `json:"type"`
@@ -89,7 +89,7 @@ type Welcome struct {
 }
 
 // StateUpdate carries a full state or a patch. It keeps the seed's nesting:
-// Data is an inner object (CONTRACT §4).
+// Data is an inner object (protocol.md §4).
 type StateUpdate struct {
 	Full bool      `json:"full"`
 	Data StateData `json:"data"`

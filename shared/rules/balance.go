@@ -8,7 +8,7 @@ import (
 )
 
 // Balance constants. docs/protocol.md ("Game balance") documents them for
-// client authors; CONTRACT §3 sets the floors they must respect.
+// client authors; protocol.md §3 sets the floors they must respect.
 const (
 	// StartStardust and StartEnergy fund a new garden: 200 asteroids' worth
 	// (floor: 100).
@@ -51,7 +51,7 @@ type BodyKind struct {
 	Requires string
 }
 
-// bodyKinds lists every body type. The six of CONTRACT §3 need no research.
+// bodyKinds lists every body type. The six of protocol.md §3 need no research.
 // Read-only: use Kind and BodyTypes.
 var bodyKinds = map[string]BodyKind{
 	"asteroid":   {Cost: game.Resources{Stardust: 10}, StardustRate: 200},

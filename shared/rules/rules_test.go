@@ -9,7 +9,7 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/rules"
 )
 
-// TestContractFloors checks the balance against CONTRACT §3.
+// TestContractFloors checks the balance against protocol.md §3.
 func TestContractFloors(t *testing.T) {
 	s := rules.New("alice", 1)
 	asteroid := rules.BodyCost(s, "asteroid")

@@ -3,7 +3,7 @@
 # mint a token (tools/token), run tools/artillery/ws.yml with the artillery
 # pinned in package.json, print the server's action counts, stop the
 # server. Exits non-zero when artillery reports errors, an action was
-# refused, or the server does not stop cleanly (CONTRACT §7: exit 0).
+# refused, or the server does not stop cleanly (protocol.md §11: exit 0).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${BIN:-bin/cosmic-server}

@@ -1,6 +1,6 @@
 // Command loadgen is the load tool of the Cosmic Gardener realtime server:
 // simulated players, each with one or more devices, over real WebSockets
-// (CONTRACT §1–§5), in the spirit of `artillery quick`.
+// (protocol.md §1–§5), in the spirit of `artillery quick`.
 //
 //	go run ./tools/loadgen --scenario idle --count 2000 --duration 30s
 //	go run ./tools/loadgen --scenario fanout --gardens 200 --devices 5 --rate 400 --duration 15s
@@ -19,7 +19,7 @@
 //     version in ActionResult.data.version against StateUpdate data.version.
 //   - onegarden: one garden watched by --count devices, --rate changes/s.
 //   - reconnect: hold --count, restart the server (--spawn or --restart-cmd),
-//     time until every device is back, by resume or resync (CONTRACT §5.2).
+//     time until every device is back, by resume or resync (protocol.md §5).
 //   - patchsize: one garden with --bodies bodies; bytes of a one-body patch
 //     StateUpdate against the full state.
 //

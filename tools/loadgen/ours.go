@@ -27,13 +27,13 @@ type driver interface {
 	appendKeepalive(d *device, buf []byte) []byte
 }
 
-// ours speaks the contract (CONTRACT §2–§5).
+// ours speaks the contract (protocol.md §2–§5).
 type ours struct {
 	r *runner
 }
 
 // Action ids are "<kind><device>.<n>.<sent>" in base 36, unique per user
-// (CONTRACT §2) and carrying their send time, so that answers need no
+// (protocol.md §2) and carrying their send time, so that answers need no
 // lookup table. kind is 'a' for a measured action, 's' for a SaveGame.
 func appendActionID(b []byte, kind byte, d *device, sent int64) []byte {
 	b = append(b, kind)
@@ -59,7 +59,7 @@ func (o *ours) dialInfo(d *device) (string, http.Header, error) {
 		return "", nil, err
 	}
 	u := o.r.url
-	if d.sessionID != "" { // resume (CONTRACT §5.2)
+	if d.sessionID != "" { // resume (protocol.md §5)
 		sep := "?"
 		if strings.Contains(u, "?") {
 			sep = "&"

@@ -336,7 +336,7 @@ func human(v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-// redact hides a token in a URL (CONTRACT §1: tokens never in logs).
+// redact hides a token in a URL (protocol.md §1: tokens never in logs).
 func redact(u string) string {
 	if i := strings.Index(u, "token="); i >= 0 {
 		j := strings.IndexByte(u[i:], '&')

@@ -394,7 +394,7 @@ func (r *runner) richSetup(ctx context.Context) {
 }
 
 // keepalive sends each ready device's Heartbeat every heartbeat_ms
-// (CONTRACT §5.4), spread over the interval.
+// (protocol.md §5), spread over the interval.
 func (r *runner) keepalive(stop <-chan struct{}) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
@@ -463,7 +463,7 @@ func (r *runner) reconnect(ctx context.Context) error {
 }
 
 // patchsize measures one-body patches against the full state of a garden
-// of cfg.bodies bodies (CONTRACT §4 StateUpdate).
+// of cfg.bodies bodies (protocol.md §4 StateUpdate).
 func (r *runner) patchsize(ctx context.Context) error {
 	r.tick.setPhase("connect")
 	r.connectAll(ctx, r.devices, 0)

@@ -111,7 +111,7 @@ func (s *spawned) start() error {
 }
 
 // stop sends SIGTERM and waits up to grace, then kills. It reports the
-// exit status (a clean shutdown exits 0, CONTRACT §7).
+// exit status (a clean shutdown exits 0, protocol.md §11).
 func (s *spawned) stop(grace time.Duration) error {
 	s.mu.Lock()
 	cmd, exited := s.cmd, s.exited

@@ -15,7 +15,7 @@ import (
 )
 
 // tokenSource gives each user a JWT: minted with the HS256 secret, or
-// fetched from POST /api/auth/dev-login (CONTRACT §1).
+// fetched from POST /api/auth/dev-login (protocol.md §1).
 type tokenSource struct {
 	issuer   *auth.Issuer // nil with dev-login
 	operator bool         // mint operator tokens ("role": "operator")

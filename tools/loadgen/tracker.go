@@ -8,7 +8,7 @@ import "sync"
 // got the StateUpdate (the server notifies subscribers before answering,
 // server/garden Do), so both orders are handled: a device remembers the
 // recent versions it saw and when, and a change waits in pend for the
-// devices that have not seen it yet. Updates coalesce (CONTRACT §5.3): a
+// devices that have not seen it yet. Updates coalesce (protocol.md §5): a
 // StateUpdate at version v delivers every change ≤ v.
 type tracker struct {
 	mu   sync.Mutex

@@ -94,7 +94,7 @@ var constGroups = []constGroup{
 	{
 		name:      "ErrorCode",
 		valueType: "ErrorCode",
-		doc:       "ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more.",
+		doc:       "ErrorCode lists the `Error.code` values of protocol.md §4; a newer server may add more.",
 		items: []constant{
 			{goName: "CodeBadMessage", tsName: "BadMessage", value: protocol.CodeBadMessage},
 			{goName: "CodeUnknownType", tsName: "UnknownType", value: protocol.CodeUnknownType},
@@ -106,7 +106,7 @@ var constGroups = []constGroup{
 	{
 		name:      "CloseCode",
 		valueType: "CloseCodeValue",
-		doc:       "CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
+		doc:       "CloseCode holds the close codes of protocol.md §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop.",
 		items: []constant{
 			{goName: "CloseNormal", tsName: "Normal", value: protocol.CloseNormal},
 			{goName: "CloseGoingAway", tsName: "GoingAway", value: protocol.CloseGoingAway},
@@ -513,7 +513,7 @@ func emit(m *model) []byte {
 	out.WriteString(Header + "\n")
 	out.WriteString("// Source: shared/protocol and shared/game. Regenerate with `make generate`.\n\n")
 	out.WriteString(`/**
- * Wire types of the Cosmic Gardener realtime protocol v1 (CONTRACT §2–§6),
+ * Wire types of the Cosmic Gardener realtime protocol v1 (protocol.md §2–§6),
  * generated from the Go types the server and the WASM core use, so the three
  * cannot drift. Declarations only. ` + "`protocol.ts`" + ` re-exports them and adds
  * the discriminated unions that Go cannot express.
@@ -524,7 +524,7 @@ func emit(m *model) []byte {
 `)
 	emitConstants(&out, m.src)
 	emitMessages(&out, m.msgs)
-	out.WriteString(`/** JsonPatchOperation is one RFC 6902 operation (CONTRACT §4); applied by the WASM core, never in TypeScript. */
+	out.WriteString(`/** JsonPatchOperation is one RFC 6902 operation (protocol.md §4); applied by the WASM core, never in TypeScript. */
 export interface JsonPatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
   path: string;
@@ -579,7 +579,7 @@ func emitConstants(out *bytes.Buffer, src *goSource) {
 // emitMessages writes the message type names, the unions of client,
 // server and action variants, and the maps from variant to data type.
 func emitMessages(out *bytes.Buffer, msgs []msgInfo) {
-	out.WriteString("/** MessageType names every message variant, exactly as on the wire (CONTRACT §3, §4). */\n")
+	out.WriteString("/** MessageType names every message variant, exactly as on the wire (protocol.md §3, §4). */\n")
 	out.WriteString("export const MessageType = {\n")
 	for _, mi := range msgs {
 		fmt.Fprintf(out, "  %s: %s,\n", mi.typ, tsValue(mi.typ))
@@ -594,9 +594,9 @@ func emitMessages(out *bytes.Buffer, msgs []msgInfo) {
 		}
 		fmt.Fprintf(out, "/** %s */\nexport type %s =\n  | %s;\n\n", doc, name, strings.Join(parts, "\n  | "))
 	}
-	union("ClientMessageType", "ClientMessageType names the variants a client may send (CONTRACT §3).", func(mi msgInfo) bool { return mi.client })
-	union("ServerMessageType", "ServerMessageType names the variants the server sends (CONTRACT §4).", func(mi msgInfo) bool { return mi.server })
-	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (CONTRACT §2).", func(mi msgInfo) bool { return mi.action })
+	union("ClientMessageType", "ClientMessageType names the variants a client may send (protocol.md §3).", func(mi msgInfo) bool { return mi.client })
+	union("ServerMessageType", "ServerMessageType names the variants the server sends (protocol.md §4).", func(mi msgInfo) bool { return mi.server })
+	union("ActionType", "ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (protocol.md §2).", func(mi msgInfo) bool { return mi.action })
 	dataMap := func(name, doc string, keep func(msgInfo) bool) {
 		fmt.Fprintf(out, "/** %s */\nexport interface %s {\n", doc, name)
 		for _, mi := range msgs {

@@ -159,7 +159,7 @@ window.cosmicDebug = {
 };
 
 /**
- * sessionStore keeps the connection's session per tab (CONTRACT §5.2: tabs
+ * sessionStore keeps the connection's session per tab (protocol.md §5: tabs
  * must not share one) and per user. The keys carry the tab id: a duplicated
  * tab, which gets a copy of sessionStorage but a new tab id, does not see
  * (and resume) the original's session.
@@ -321,7 +321,7 @@ function tickBadge(): void {
 /**
  * tickResources shows the resources projected to now with the core's
  * `settle`, once a second and after every change: for display only, the
- * garden itself changes only through actions (CONTRACT §3).
+ * garden itself changes only through actions (protocol.md §3).
  */
 function tickResources(): void {
   const s = session;
@@ -424,7 +424,7 @@ async function start(auth: Auth): Promise<void> {
       // Another connection resumed this tab's session (a copy of this tab
       // that could not tell, without Web Locks). The connection has
       // forgotten the session; a new one does not fight the other tab for
-      // it (CONTRACT §6: do not reconnect *this* session).
+      // it (protocol.md §6: do not reconnect *this* session).
       toasts.show({ kind: 'info', message: 'Another tab took over this tab\'s session; starting a new one.' });
       queueMicrotask(() => {
         if (session === s) conn.connect();

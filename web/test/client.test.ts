@@ -287,7 +287,7 @@ describe('Connection: reconnect by close code (§6)', () => {
   });
 });
 
-describe('Connection: heartbeat and dead link (§5.4)', () => {
+describe('Connection: heartbeat and dead link (§5)', () => {
   it('sends Heartbeat every Welcome.heartbeat_ms', async () => {
     const h = setup({ heartbeatMs: 60_000 });
     await open(h, 's1', 1000);
@@ -382,7 +382,7 @@ describe('Connection: seq and Ack (§2, §3, §5)', () => {
     s.serverSend(stateUpdate(2));
     s.serverSend(stateUpdate(2));
     s.serverSend({ type: 'ActionResult', id: 'a', seq: 1, data: { success: true, message: 'ok' } });
-    s.serverSend(stateUpdate(5)); // coalesced 3–4 (§5.5)
+    s.serverSend(stateUpdate(5)); // coalesced 3–4 (§5)
     assert.deepEqual(seqs, [1, 2, 5]);
     assert.equal(h.conn.lastSeq, 5);
     s.serverClose(1001);

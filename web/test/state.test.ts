@@ -69,7 +69,7 @@ const retryIn = (attempt: number, delayMs: number, now = 10_000): { state: ConnS
 const openSocket: Effect[] = [{ kind: 'openSocket' }];
 const fetchToken: Effect[] = [{ kind: 'fetchToken' }];
 
-describe('classifyClose follows CONTRACT §6', () => {
+describe('classifyClose follows protocol.md §6', () => {
   const table: [number, CloseAction][] = [
     [1000, 'close'],
     [1001, 'retry'],

@@ -1,6 +1,6 @@
 /**
  * Reconnect delays. Capped full jitter spreads the clients that a server
- * restart (close 1001, CONTRACT §6) disconnects all at once over the whole
+ * restart (close 1001, protocol.md §6) disconnects all at once over the whole
  * window instead of bringing them back in waves.
  *
  * @module

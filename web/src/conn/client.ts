@@ -54,7 +54,7 @@ export interface Timers {
 }
 
 /**
- * KeyValueStorage persists the session (for resume after a reload, §5.2) and
+ * KeyValueStorage persists the session (for resume after a reload, §5) and
  * the device part of action ids. Adapt `sessionStorage`, not `localStorage`:
  * tabs sharing one session id would resume each other's session and close
  * each other with 4409 (§6).
@@ -79,7 +79,7 @@ export interface ConnectionOptions {
   /**
    * WebSocket URL of `/api/ws` (§1). A relative URL or an `http(s)` URL is
    * resolved against the page and switched to `ws(s)`. The client adds
-   * `token`, and `session`/`last_seq` when resuming (§5.2).
+   * `token`, and `session`/`last_seq` when resuming (§5).
    */
   url: string;
   /**
@@ -93,7 +93,7 @@ export interface ConnectionOptions {
   maxRetries?: number;
   /** Reconnect delay bounds. Default {@link DEFAULT_BACKOFF}. */
   backoff?: Partial<BackoffOptions>;
-  /** Heartbeat interval until `Welcome.heartbeat_ms` replaces it (§5.4). Default 30 000. */
+  /** Heartbeat interval until `Welcome.heartbeat_ms` replaces it (§5). Default 30 000. */
   heartbeatMs?: number;
   /** How long before the token's `exp` to refresh it on an open connection. Default 60 000. */
   refreshBeforeMs?: number;
@@ -152,7 +152,7 @@ export const ACK_EVERY_MESSAGES = 32;
 /**
  * DEAD_LINK_GRACE_MS is added to two heartbeat intervals before a silent link
  * is declared dead: the server answers every `Heartbeat`, so that silence
- * means the path is gone even if the socket has not noticed (§5.4).
+ * means the path is gone even if the socket has not noticed (§5).
  */
 export const DEAD_LINK_GRACE_MS = 1000;
 /** MIN_REFRESH_INTERVAL_MS spaces refresh attempts when the provider fails or returns a token that expires no later. */
@@ -272,8 +272,8 @@ function positive(name: string, v: number | undefined, fallback: number): number
 /**
  * Connection keeps one realtime connection to `/api/ws` alive: it
  * authenticates with the token in the URL (§1), resumes its session after a
- * drop (§5.2), acknowledges `seq` (§3), sends heartbeats and detects a dead
- * link (§5.4), refreshes the token before it expires (§1), and reconnects
+ * drop (§5), acknowledges `seq` (§3), sends heartbeats and detects a dead
+ * link (§5), refreshes the token before it expires (§1), and reconnects
  * according to the close-code table (§6), pausing while the browser is offline.
  *
  * Every state change goes through the pure `transition` of `state.ts` and the
@@ -384,12 +384,12 @@ export class Connection {
     return this.current.kind === 'reconnecting' ? this.current.retryAt : undefined;
   }
 
-  /** sessionId is the session this client resumes on reconnect (§5.2), if any. */
+  /** sessionId is the session this client resumes on reconnect (§5), if any. */
   get sessionId(): string | undefined {
     return this.session;
   }
 
-  /** lastSeq is the highest `seq` received in order in this session (§2, §5.5); 0 before any. */
+  /** lastSeq is the highest `seq` received in order in this session (§2, §5); 0 before any. */
   get lastSeq(): number {
     return this.seq;
   }
@@ -631,7 +631,7 @@ export class Connection {
       // Already delivered: the server re-sends only seq > last_seq, but a
       // duplicate must never reach the app twice.
       if (msg.seq <= this.seq) return;
-      // A gap is legal only where state updates were coalesced (§5.5), so
+      // A gap is legal only where state updates were coalesced (§5), so
       // the highest seq is the highest received in order.
       this.seq = msg.seq;
       this.noteUnacked();
@@ -702,7 +702,7 @@ export class Connection {
     });
   }
 
-  /** The link is dead when nothing at all arrived for two heartbeat intervals plus grace (§5.4). */
+  /** The link is dead when nothing at all arrived for two heartbeat intervals plus grace (§5). */
   private armDeadLink(): void {
     const limit = 2 * this.heartbeatMs + DEAD_LINK_GRACE_MS;
     const wait = this.lastReceivedAt + limit - this.timers.now();

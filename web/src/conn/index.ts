@@ -1,11 +1,11 @@
 /**
  * Connection layer of the Cosmic Gardener browser client: one resilient
  * WebSocket to `/api/ws` speaking the wire contract v1
- * (/work/shared/CONTRACT.md).
+ * (docs/protocol.md).
  *
  * - {@link Connection} (`client.ts`) runs the connection: token in the URL
- *   (§1), resume with `session`/`last_seq` and batched `Ack` (§5.2, §3),
- *   heartbeats and dead-link detection (§5.4), token refresh (§1), reconnects
+ *   (§1), resume with `session`/`last_seq` and batched `Ack` (§5, §3),
+ *   heartbeats and dead-link detection (§5), token refresh (§1), reconnects
  *   by the close-code table (§6).
  * - {@link transition} (`state.ts`) is the pure state machine that decides
  *   every state change; {@link backoffDelay} (`backoff.ts`) the reconnect

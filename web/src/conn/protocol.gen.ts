@@ -2,7 +2,7 @@
 // Source: shared/protocol and shared/game. Regenerate with `make generate`.
 
 /**
- * Wire types of the Cosmic Gardener realtime protocol v1 (CONTRACT §2–§6),
+ * Wire types of the Cosmic Gardener realtime protocol v1 (protocol.md §2–§6),
  * generated from the Go types the server and the WASM core use, so the three
  * cannot drift. Declarations only. `protocol.ts` re-exports them and adds
  * the discriminated unions that Go cannot express.
@@ -11,7 +11,7 @@
  */
 
 /**
- * PROTOCOL_VERSION is the `Welcome.protocol` of this protocol (CONTRACT §4): what
+ * PROTOCOL_VERSION is the `Welcome.protocol` of this protocol (protocol.md §4): what
  * the server sends and the generated client speaks.
  */
 export const PROTOCOL_VERSION = 1;
@@ -33,7 +33,7 @@ export const MAX_TOKEN_BYTES = 8192;
  */
 export const MAX_SAFE_INT = 9007199254740991;
 
-/** ErrorCode lists the `Error.code` values of CONTRACT §4; a newer server may add more. */
+/** ErrorCode lists the `Error.code` values of protocol.md §4; a newer server may add more. */
 export const ErrorCode = {
   /** BadMessage means the frame is not JSON, or not an envelope. */
   BadMessage: 'bad_message',
@@ -56,7 +56,7 @@ export const ErrorCode = {
 /** ErrorCode is any value of {@link ErrorCode}. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
-/** CloseCode holds the close codes of CONTRACT §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop. */
+/** CloseCode holds the close codes of protocol.md §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop. */
 export const CloseCode = {
   /** Normal is a normal close: do nothing. */
   Normal: 1000,
@@ -113,7 +113,7 @@ export const CloseCode = {
 /** CloseCodeValue is any value of {@link CloseCode}. */
 export type CloseCodeValue = (typeof CloseCode)[keyof typeof CloseCode];
 
-/** MessageType names every message variant, exactly as on the wire (CONTRACT §3, §4). */
+/** MessageType names every message variant, exactly as on the wire (protocol.md §3, §4). */
 export const MessageType = {
   GetState: 'GetState',
   CreateCelestialBody: 'CreateCelestialBody',
@@ -128,7 +128,7 @@ export const MessageType = {
   Error: 'Error',
 } as const;
 
-/** ClientMessageType names the variants a client may send (CONTRACT §3). */
+/** ClientMessageType names the variants a client may send (protocol.md §3). */
 export type ClientMessageType =
   | 'GetState'
   | 'CreateCelestialBody'
@@ -138,7 +138,7 @@ export type ClientMessageType =
   | 'Ack'
   | 'RefreshToken';
 
-/** ServerMessageType names the variants the server sends (CONTRACT §4). */
+/** ServerMessageType names the variants the server sends (protocol.md §4). */
 export type ServerMessageType =
   | 'Heartbeat'
   | 'Welcome'
@@ -146,7 +146,7 @@ export type ServerMessageType =
   | 'ActionResult'
   | 'Error';
 
-/** ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (CONTRACT §2). */
+/** ActionType names the actions: client messages that change a garden and are deduplicated by their envelope `id` (protocol.md §2). */
 export type ActionType =
   | 'CreateCelestialBody'
   | 'Research'
@@ -172,7 +172,7 @@ export interface ServerMessageData {
   Error: ErrorMessage;
 }
 
-/** JsonPatchOperation is one RFC 6902 operation (CONTRACT §4); applied by the WASM core, never in TypeScript. */
+/** JsonPatchOperation is one RFC 6902 operation (protocol.md §4); applied by the WASM core, never in TypeScript. */
 export interface JsonPatchOperation {
   op: 'add' | 'remove' | 'replace' | 'move' | 'copy' | 'test';
   path: string;
@@ -230,13 +230,13 @@ export interface GameState {
   /**
    * UpdatedAt is when growth was last settled, Unix milliseconds. Growth
    * between UpdatedAt and the next action is settled by that action
-   * (CONTRACT §3: a garden changes only through actions).
+   * (protocol.md §3: a garden changes only through actions).
    */
   updated_at: number;
 }
 
 /**
- * Envelope is the outer object of every frame (CONTRACT §2), adjacently
+ * Envelope is the outer object of every frame (protocol.md §2), adjacently
  * tagged: Type names the variant, Data holds its fields.
  */
 export interface Envelope {
@@ -294,7 +294,7 @@ export interface Welcome {
 
 /**
  * StateUpdate carries a full state or a patch. It keeps the seed's nesting:
- * Data is an inner object (CONTRACT §4).
+ * Data is an inner object (protocol.md §4).
  */
 export interface StateUpdate {
   full: boolean;

@@ -1,6 +1,6 @@
 /**
  * Wire types of the Cosmic Gardener realtime protocol v1
- * (/work/shared/CONTRACT.md §2–§6).
+ * (docs/protocol.md §2–§6).
  *
  * Every data shape, code and constant comes from `protocol.gen.ts`, which
  * `tools/tsgen` generates from `shared/protocol` and `shared/game` (`make

@@ -5,7 +5,7 @@
  * whether the browser is online, whether a usable token is cached) and
  * returns the next state plus the effects to carry out, as data. It performs
  * no I/O and reads no clock, so every decision, in particular the close-code
- * table of CONTRACT §6, is tested without sockets or timers. `client.ts` runs
+ * table of protocol.md §6, is tested without sockets or timers. `client.ts` runs
  * the effects and turns socket, timer and browser callbacks into events.
  *
  * All the machine's memory is in the state object: no booleans beside it
@@ -27,7 +27,7 @@ import { CloseCode } from './protocol.js';
 export const CLIENT_ABORT_CODE = 4000;
 
 /**
- * RATE_LIMITED_MIN_DELAY_MS is added to the backoff after a 4429 (§5.6,
+ * RATE_LIMITED_MIN_DELAY_MS is added to the backoff after a 4429 (§5,
  * §6): reconnecting within a second would only hit the limit again.
  */
 export const RATE_LIMITED_MIN_DELAY_MS = 5000;
@@ -57,7 +57,7 @@ export interface ConnectingState {
   step: 'token' | 'socket';
 }
 
-/** OpenState: `Welcome` received (§5.1); `send` works. */
+/** OpenState: `Welcome` received (§5); `send` works. */
 export interface OpenState {
   kind: 'open';
   sessionId: string;
@@ -104,7 +104,7 @@ export interface FailedState {
 /**
  * ClosedReason says who ended the connection: the app (`close()`, or never
  * connected), the server with 1000 (`normal`), or another connection that took
- * the session over with 4409 (`taken_over`, §5.2), e.g. another tab.
+ * the session over with 4409 (`taken_over`, §5), e.g. another tab.
  */
 export type ClosedReason = 'app' | 'normal' | 'taken_over';
 
@@ -219,7 +219,7 @@ export type CloseAction =
   | 'retrySlow'
   | 'retry';
 
-/** classifyClose maps a close code to its {@link CloseAction} (CONTRACT §6). */
+/** classifyClose maps a close code to its {@link CloseAction} (protocol.md §6). */
 export function classifyClose(code: number): CloseAction {
   switch (code) {
     case CloseCode.Normal:
@@ -300,7 +300,7 @@ function socketClosed(
     case 'close':
       return { state: { kind: 'closed', reason: 'normal' }, effects: [] };
     case 'takenOver':
-      // Another connection owns the session now (§5.2); resuming it from
+      // Another connection owns the session now (§5); resuming it from
       // here would take it back and start a takeover loop between tabs.
       return {
         state: { kind: 'closed', reason: 'taken_over' },

@@ -115,7 +115,7 @@ export class Core {
 
   // -- protocol --------------------------------------------------------------
 
-  /** decodeServer decodes a frame the server sent, exactly as the Go decoder does (CONTRACT §2, §4). */
+  /** decodeServer decodes a frame the server sent, exactly as the Go decoder does (protocol.md §2, §4). */
   decodeServer(frame: string): CoreResult<Decoded> {
     return this.call('decodeServer', frame);
   }
@@ -132,7 +132,7 @@ export class Core {
     return this.call('canonical', doc);
   }
 
-  /** hash returns the lowercase hex SHA-256 of a document's canonical text: a `StateUpdate`'s `hash` (CONTRACT §4). */
+  /** hash returns the lowercase hex SHA-256 of a document's canonical text: a `StateUpdate`'s `hash` (protocol.md §4). */
   hash(doc: JsonText): CoreResult<string> {
     return this.call('hash', doc);
   }
@@ -154,7 +154,7 @@ export class Core {
     return this.call('validateState', state, owner);
   }
 
-  /** settle credits growth up to `now` (Unix ms). For display: only actions change a garden (CONTRACT §3). */
+  /** settle credits growth up to `now` (Unix ms). For display: only actions change a garden (protocol.md §3). */
   settle(state: JsonText, now: number): CoreResult<StateText> {
     return this.call('settle', state, now);
   }

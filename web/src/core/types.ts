@@ -47,7 +47,7 @@ export type CosmicFunction = keyof CosmicModule;
 /**
  * CoreErrorCode is the `code` of a failed answer:
  * - `rejected`: the rules refuse the action or state (`message` is for the player);
- * - `bad_message`, `unknown_type`, `invalid_data`: the protocol's decode codes (CONTRACT §4);
+ * - `bad_message`, `unknown_type`, `invalid_data`: the protocol's decode codes (protocol.md §4);
  * - `no_state`, `queue_full`, `duplicate`: `queuePush` refusals;
  * - `bad_input`: an argument is not the JSON expected (a caller bug);
  * - `internal`: a panic recovered at the WASM boundary (a core bug);

@@ -124,7 +124,7 @@ export interface GameControllerOptions {
 export const MAX_ACTION_AGE_MS = 30 * 24 * 60 * 60 * 1000;
 /** RESYNC_RETRY_MS: a `GetState` still unanswered after this long may be sent again. */
 export const RESYNC_RETRY_MS = 5000;
-/** RATE_LIMITED_RESEND_MS: an action refused with `Error rate_limited` is sent again after this long (§5.6). */
+/** RATE_LIMITED_RESEND_MS: an action refused with `Error rate_limited` is sent again after this long (§5). */
 export const RATE_LIMITED_RESEND_MS = 1500;
 /** MAX_INTERNAL_RETRIES: an action answered `Error internal` is resent this many times before it is dropped. */
 export const MAX_INTERNAL_RETRIES = 3;
@@ -141,7 +141,7 @@ export const MAX_INTERNAL_RETRIES = 3;
  *   `queuePush`: a rule refusal is a toast at once and nothing is sent.
  *   Otherwise it is persisted, sent if the connection is open, and replayed
  *   in order with its original id after every `Welcome` (the server applies
- *   an id at most once, CONTRACT §2).
+ *   an id at most once, protocol.md §2).
  * - `Error` naming a queued action: `rate_limited` and `internal` resend it
  *   later with the same id; any other code drops it with an error toast.
  * - Actions queued more than {@link MAX_ACTION_AGE_MS} ago are dropped
@@ -237,7 +237,7 @@ export class GameController {
    * is skipped, so this tab never sends one twice), the successes it was
    * waiting on, and its confirmed state if newer. The actions are sent at
    * once when open; the server answers ids it already applied from its
-   * idempotency record (CONTRACT §2), so adopting a queue twice is
+   * idempotency record (protocol.md §2), so adopting a queue twice is
    * harmless. Returns how many actions joined. The caller deletes the
    * adopted record only after {@link flush}.
    */
@@ -333,7 +333,7 @@ export class GameController {
 
   // -- actions ---------------------------------------------------------------
 
-  /** createBody places a body of `bodyType` at `position` (CONTRACT §3). */
+  /** createBody places a body of `bodyType` at `position` (protocol.md §3). */
   createBody(bodyType: string, position: Vec3): ActionAttempt {
     return this.act('CreateCelestialBody', { body_type: bodyType, position });
   }
@@ -366,7 +366,7 @@ export class GameController {
   /**
    * projected returns the predicted resources with growth settled up to
    * `now`, for display only: the garden itself changes only through actions
-   * (CONTRACT §3).
+   * (protocol.md §3).
    */
   projected(now = this.now()): Resources | undefined {
     if (this.snap.predictedText === null) return undefined;
@@ -479,7 +479,7 @@ export class GameController {
     if (p === undefined) return;
     const retries = this.retries.get(id) ?? 0;
     if (msg.data.code === 'rate_limited' || (msg.data.code === 'internal' && retries < MAX_INTERNAL_RETRIES)) {
-      // Not applied: send it again a little later with the same id (§5.6;
+      // Not applied: send it again a little later with the same id (§5;
       // docs/protocol.md §6 says an `internal` failure may be retried).
       if (msg.data.code === 'internal') this.retries.set(id, retries + 1);
       this.setTimer(() => {

@@ -19,7 +19,7 @@
 import type { KeyValueStorage } from '../conn/client.js';
 import type { JsonText, QueueText } from '../core/index.js';
 
-/** Confirmed is the last state the server sent, as canonical text, with its version and hash (CONTRACT §4). */
+/** Confirmed is the last state the server sent, as canonical text, with its version and hash (protocol.md §4). */
 export interface Confirmed {
   state: JsonText;
   version: number;

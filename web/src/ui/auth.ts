@@ -1,6 +1,6 @@
 /**
  * Sign-in for the page: the token (and the name it was issued for) in
- * `localStorage`, the development login of CONTRACT §1, and the token
+ * `localStorage`, the development login of protocol.md §1, and the token
  * provider the connection calls.
  *
  * @module
@@ -85,7 +85,7 @@ export async function devLogin(user: string): Promise<string> {
 /**
  * tokenProvider returns the function `Connection` calls for a token. The
  * first call hands out the stored token as it is, even if it looks expired:
- * the server is the judge (a 4401 costs one round trip, CONTRACT §1). Every
+ * the server is the judge (a 4401 costs one round trip, protocol.md §1). Every
  * later call (after a 4401, before expiry) gets a fresh one through the
  * development login when the server offers it; without it, the stored
  * token is all there is, and a second 4401 fails the connection (`auth`).
