@@ -44,6 +44,7 @@ type apiError struct {
 	Code    string
 	Message string
 	ID      string // the envelope id, for decode errors that have one
+	Reason  string // the rules' reason code (protocol.Reason…), for "rejected"
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -135,7 +136,8 @@ func encodeError(err error) string {
 		Code    string `json:"code"`
 		ID      string `json:"id,omitempty"`
 		Message string `json:"message"`
-	}{false, ae.Code, ae.ID, ae.Message})
+		Reason  string `json:"reason,omitempty"`
+	}{false, ae.Code, ae.ID, ae.Message, ae.Reason})
 	c, err := patch.Canonical(b)
 	if err != nil {
 		return `{"code":"internal","message":"encode error","ok":false}`
@@ -372,7 +374,7 @@ func decodeAction(p offline.Pending) (protocol.Action, error) {
 func ruleError(err error) error {
 	var rej *rules.Rejection
 	if errors.As(err, &rej) {
-		return &apiError{Code: codeRejected, Message: rej.Message}
+		return &apiError{Code: codeRejected, Message: rej.Message, Reason: rej.Code}
 	}
 	return err
 }

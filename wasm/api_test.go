@@ -37,6 +37,7 @@ type answer struct {
 	Code    string          `json:"code"`
 	ID      string          `json:"id"`
 	Message string          `json:"message"`
+	Reason  string          `json:"reason"`
 }
 
 func invoke(t *testing.T, name string, args ...string) answer {
@@ -199,6 +200,7 @@ func TestRulesVectors(t *testing.T) {
 			State           json.RawMessage
 			BodyID          string `json:"body_id"`
 			MessageContains string `json:"message_contains"`
+			Reason          string
 		}
 	}
 	load(t, "rules.json", &cases)
@@ -206,8 +208,8 @@ func TestRulesVectors(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			a := invoke(t, "applyAction", fill(t, tc.State, tc.Fill), string(tc.Action), fmt.Sprint(tc.Now))
 			if !tc.Expect.OK {
-				if a.OK || a.Code != codeRejected || !strings.Contains(a.Message, tc.Expect.MessageContains) {
-					t.Fatalf("applyAction = %+v, want rejected containing %q", a, tc.Expect.MessageContains)
+				if a.OK || a.Code != codeRejected || a.Reason != tc.Expect.Reason || !strings.Contains(a.Message, tc.Expect.MessageContains) {
+					t.Fatalf("applyAction = %+v, want rejected %s containing %q", a, tc.Expect.Reason, tc.Expect.MessageContains)
 				}
 				return
 			}

@@ -348,7 +348,7 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	saveCurrent := false // write the unchanged garden: a plain SaveGame
 	switch {
 	case errors.As(err, &rej):
-		res = protocol.ActionResult{Success: false, Message: rej.Message}
+		res = protocol.ActionResult{Success: false, Message: rej.Message, Reason: rej.Code}
 	case err != nil:
 		return Result{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), g.userID, err)
 	case out.State == cur.State:

@@ -110,6 +110,7 @@ export class Core {
       message: typeof answer['message'] === 'string' ? answer['message'] : '',
     };
     if (typeof answer['id'] === 'string' && answer['id'] !== '') failure.id = answer['id'];
+    if (typeof answer['reason'] === 'string' && answer['reason'] !== '') failure.reason = answer['reason'];
     return failure;
   }
 

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ActionType, ClientMessageData, Envelope, Resources } from '../conn/protocol.js';
+import type { ActionType, ClientMessageData, Envelope, RejectReason, Resources } from '../conn/protocol.js';
 
 /** JsonText is a JSON document as text. States and queues from the module are canonical text. */
 export type JsonText = string;
@@ -66,12 +66,18 @@ export type CoreErrorCode =
   | 'unavailable'
   | (string & {});
 
-/** CoreFailure is a failed answer. `id` is the envelope id of a decode error, when it had one. */
+/**
+ * CoreFailure is a failed answer. `id` is the envelope id of a decode error,
+ * when it had one; `reason` is a `rejected` answer's reason code, as the
+ * server's `ActionResult.reason` would carry it: branch on it, never on
+ * `message`.
+ */
 export interface CoreFailure {
   ok: false;
   code: CoreErrorCode;
   message: string;
   id?: string;
+  reason?: RejectReason | (string & {});
 }
 
 /** CoreResult is an answer: the value, or why there is none. Discriminated on `ok`. */
