@@ -75,6 +75,9 @@ var functions = map[string]func(m *module, args []string) (any, error){
 	"settle":          (*module).settle,
 	"settleResources": (*module).settleResources,
 	"balance":         (*module).balance,
+	"quote":           (*module).quote,
+	"rates":           (*module).rates,
+	"bodyId":          (*module).bodyID,
 	"queuePush":       (*module).queuePush,
 	"queueAdopt":      (*module).queueAdopt,
 	"queueResolve":    (*module).queueResolve,
@@ -498,6 +501,39 @@ func (*module) balance([]string) (any, error) {
 			"max_id_bytes":        protocol.MaxIDBytes,
 		},
 	}, nil
+}
+
+// quote(state) → {bodies, topics}: rules.QuoteFor, the price of every body
+// type and of the next level of every topic in state, or the reason code
+// and message of why the rules refuse it there. One call for the whole
+// sidebar: the page asks again only when the garden's research or body
+// count changes.
+func (m *module) quote(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
+	if err != nil {
+		return nil, err
+	}
+	return rules.QuoteFor(d.state()), nil
+}
+
+// rates(state) → {energy, stardust}: growth in thousandths of a unit per
+// second (rules.RatesFor), research bonuses included.
+func (m *module) rates(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
+	if err != nil {
+		return nil, err
+	}
+	return rules.RatesFor(d.state()), nil
+}
+
+// bodyId(actionId) → the id of the body a CreateCelestialBody with that
+// envelope id makes (rules.BodyID), as a string.
+func (*module) bodyID(args []string) (any, error) {
+	id, err := arg(args, 0, "actionId")
+	if err != nil {
+		return nil, err
+	}
+	return rules.BodyID(id), nil
 }
 
 // queueArg decodes a persisted queue; "" and "null" are an empty queue.

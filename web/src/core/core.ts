@@ -26,6 +26,8 @@ import type {
   QueueAdoptResult,
   QueueResolveResult,
   QueueText,
+  Quote,
+  Rates,
   StateText,
 } from './types.js';
 import type { Resources } from '../conn/protocol.js';
@@ -174,6 +176,26 @@ export class Core {
     const r = this.call<Balance>('balance');
     if (r.ok) this.balanceCache = r.value;
     return r;
+  }
+
+  /**
+   * quote prices every body type and the next level of every topic in
+   * `state`, by the checks the rules make before spending: one call for
+   * the whole sidebar. A hint: `queuePush` decides (an unaffordable price
+   * is the caller's comparison with the projected resources).
+   */
+  quote(state: JsonText): CoreResult<Quote> {
+    return this.call('quote', state);
+  }
+
+  /** rates returns growth per second of `state`, in thousandths of a unit, as `settle` credits it. */
+  rates(state: JsonText): CoreResult<Rates> {
+    return this.call('rates', state);
+  }
+
+  /** bodyId returns the id of the body a `CreateCelestialBody` with envelope id `actionId` makes. */
+  bodyId(actionId: string): CoreResult<string> {
+    return this.call('bodyId', actionId);
   }
 
   // -- offline queue ---------------------------------------------------------
