@@ -30,6 +30,7 @@ import type {
   Rates,
   StateText,
 } from './types.js';
+import { isObject } from '../conn/guards.js';
 import type { Resources } from '../conn/protocol.js';
 
 /** CoreError is thrown by {@link unwrap} for a failed answer; `code` is the answer's. */
@@ -49,9 +50,6 @@ export function unwrap<T>(r: CoreResult<T>): T {
   if (r.ok) return r.value;
   throw new CoreError(r);
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const unavailable = (message: string): CoreFailure => ({ ok: false, code: 'unavailable', message });
 
