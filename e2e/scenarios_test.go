@@ -43,6 +43,16 @@ func TestFirstVisit(t *testing.T) {
 	if errs := d.consoleErrors(); len(errs) > 0 {
 		t.Fatalf("console errors: %q", errs)
 	}
+	// The sidebar's prices, lock and rates come from the core's quote and
+	// rates (issue 12): a new garden grows 1 stardust and 0.5 energy a
+	// second, and black_hole waits for its research by reason code.
+	d.waitFor(`() => {
+		const text = (sel) => document.querySelector(sel)?.textContent ?? '';
+		return text('[data-testid="stardust-rate"]') === '+1.0/s' && text('[data-testid="energy-rate"]') === '+0.5/s' &&
+			text('[data-testid="body-type-black_hole"] .pick-cost') === 'needs singularity theory' &&
+			document.querySelector('[data-testid="body-type-black_hole"]')?.classList.contains('locked') &&
+			/10/.test(text('[data-testid="body-type-asteroid"] .pick-cost'));
+	}`, 5*time.Second, "sidebar prices and rates from the core")
 	t.Logf("wasm start %v ms", start)
 }
 

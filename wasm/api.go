@@ -43,6 +43,7 @@ type apiError struct {
 	Code    string
 	Message string
 	ID      string // the envelope id, for decode errors that have one
+	Reason  string // the rules' reason code (protocol.Reason…), for "rejected"
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -78,6 +79,9 @@ var functions = map[string]func(m *module, args []string) (any, error){
 	"settle":          (*module).settle,
 	"settleResources": (*module).settleResources,
 	"balance":         (*module).balance,
+	"quote":           (*module).quote,
+	"rates":           (*module).rates,
+	"bodyId":          (*module).bodyID,
 	"queuePush":       (*module).queuePush,
 	"queueAdopt":      (*module).queueAdopt,
 	"queueResolve":    (*module).queueResolve,
@@ -139,7 +143,8 @@ func encodeError(err error) string {
 		Code    string `json:"code"`
 		ID      string `json:"id,omitempty"`
 		Message string `json:"message"`
-	}{false, ae.Code, ae.ID, ae.Message})
+		Reason  string `json:"reason,omitempty"`
+	}{false, ae.Code, ae.ID, ae.Message, ae.Reason})
 	c, err := patch.Canonical(b)
 	if err != nil {
 		return `{"code":"internal","message":"encode error","ok":false}`
@@ -383,7 +388,7 @@ func decodeAction(p offline.Pending) (protocol.Action, error) {
 func ruleError(err error) error {
 	var rej *rules.Rejection
 	if errors.As(err, &rej) {
-		return &apiError{Code: codeRejected, Message: rej.Message}
+		return &apiError{Code: codeRejected, Message: rej.Message, Reason: rej.Code}
 	}
 	return err
 }
@@ -507,6 +512,39 @@ func (*module) balance([]string) (any, error) {
 			"max_id_bytes":        protocol.MaxIDBytes,
 		},
 	}, nil
+}
+
+// quote(state) → {bodies, topics}: rules.QuoteFor, the price of every body
+// type and of the next level of every topic in state, or the reason code
+// and message of why the rules refuse it there. One call for the whole
+// sidebar: the page asks again only when the garden's research or body
+// count changes.
+func (m *module) quote(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
+	if err != nil {
+		return nil, err
+	}
+	return rules.QuoteFor(d.state()), nil
+}
+
+// rates(state) → {energy, stardust}: growth in thousandths of a unit per
+// second (rules.RatesFor), research bonuses included.
+func (m *module) rates(args []string) (any, error) {
+	d, err := m.stateArg(args, 0, "state")
+	if err != nil {
+		return nil, err
+	}
+	return rules.RatesFor(d.state()), nil
+}
+
+// bodyId(actionId) → the id of the body a CreateCelestialBody with that
+// envelope id makes (rules.BodyID), as a string.
+func (*module) bodyID(args []string) (any, error) {
+	id, err := arg(args, 0, "actionId")
+	if err != nil {
+		return nil, err
+	}
+	return rules.BodyID(id), nil
 }
 
 // queueArg decodes a persisted queue; "" and "null" are an empty queue.

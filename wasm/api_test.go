@@ -37,6 +37,7 @@ type answer struct {
 	Code    string          `json:"code"`
 	ID      string          `json:"id"`
 	Message string          `json:"message"`
+	Reason  string          `json:"reason"`
 }
 
 func invoke(t *testing.T, name string, args ...string) answer {
@@ -199,6 +200,7 @@ func TestRulesVectors(t *testing.T) {
 			State           json.RawMessage
 			BodyID          string `json:"body_id"`
 			MessageContains string `json:"message_contains"`
+			Reason          string
 		}
 	}
 	load(t, "rules.json", &cases)
@@ -206,8 +208,8 @@ func TestRulesVectors(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			a := invoke(t, "applyAction", fill(t, tc.State, tc.Fill), string(tc.Action), fmt.Sprint(tc.Now))
 			if !tc.Expect.OK {
-				if a.OK || a.Code != codeRejected || !strings.Contains(a.Message, tc.Expect.MessageContains) {
-					t.Fatalf("applyAction = %+v, want rejected containing %q", a, tc.Expect.MessageContains)
+				if a.OK || a.Code != codeRejected || a.Reason != tc.Expect.Reason || !strings.Contains(a.Message, tc.Expect.MessageContains) {
+					t.Fatalf("applyAction = %+v, want rejected %s containing %q", a, tc.Expect.Reason, tc.Expect.MessageContains)
 				}
 				return
 			}
@@ -439,5 +441,46 @@ func TestQueueAdopt(t *testing.T) {
 	}
 	if a := invoke(t, "queueAdopt", q, `{"id":"t2.x-2","type":"Research","data":{"topic":3}}`); a.OK || a.Code != "invalid_data" {
 		t.Errorf("adopt of undecodable data = %+v, want invalid_data", a)
+	}
+}
+
+// TestQuoteRatesBodyID: the three functions the page prices, measures and
+// names bodies with are rules.QuoteFor, rules.RatesFor and rules.BodyID
+// as JSON, and a rejected action's answer carries its reason code.
+func TestQuoteRatesBodyID(t *testing.T) {
+	const garden = `{"bodies":{},"owner":"a","research":{"efficient_construction":1,"gravity_wells":5},"resources":{"energy":0,"stardust":0},"updated_at":0}`
+	v := ok(t, "quote", garden)
+	type price struct {
+		Cost     *struct{ Energy, Stardust int64 }
+		Reason   string
+		Message  string
+		Requires string
+	}
+	bodies := field[map[string]price](t, v, "bodies")
+	if p := bodies["asteroid"]; p.Cost == nil || p.Cost.Stardust != 9 || p.Reason != "" {
+		t.Errorf("asteroid at 10%% off = %+v", p)
+	}
+	if p := bodies["black_hole"]; p.Cost != nil || p.Reason != "requires_research" || p.Requires != "singularity_theory" || p.Message == "" {
+		t.Errorf("black_hole = %+v", p)
+	}
+	topics := field[map[string]price](t, v, "topics")
+	if p := topics["gravity_wells"]; p.Reason != "max_level" {
+		t.Errorf("gravity_wells at level 5 = %+v", p)
+	}
+	if p := topics["stellar_fusion"]; p.Cost == nil || p.Cost.Energy != 50 {
+		t.Errorf("stellar_fusion level 1 = %+v", p)
+	}
+	if r := string(ok(t, "rates", garden)); r != `{"energy":500,"stardust":1000}` {
+		t.Errorf("rates = %s", r)
+	}
+	if id := string(ok(t, "bodyId", "dev.1-7")); id != `"b-dev.1-7"` {
+		t.Errorf("bodyId = %s", id)
+	}
+	if a := invoke(t, "quote", "not json"); a.OK || a.Code != codeBadInput {
+		t.Errorf("quote(not json) = %+v", a)
+	}
+	a := invoke(t, "applyAction", garden, `{"type":"Research","id":"r","data":{"topic":"gravity_wells"}}`, "0")
+	if a.OK || a.Code != codeRejected || a.Reason != "max_level" {
+		t.Errorf("applyAction beyond the top level = %+v", a)
 	}
 }

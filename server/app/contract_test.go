@@ -192,18 +192,18 @@ func TestRefusals(t *testing.T) {
 		c      *wstest.Client
 		frame  string
 		result bool   // want ActionResult success:false, else Error
-		code   string // Error code
+		code   string // Error code, or ActionResult reason
 		id     string // echoed id
 	}{
-		{"unknown body type", c, create("r-type", "wormhole", 0, 0, 0), true, "", "r-type"},
-		{"empty body type", c, create("r-empty", "", 0, 0, 0), true, "", "r-empty"},
-		{"x out of range", c, create("r-x", "planet", 1e7, 0, 0), true, "", "r-x"},
-		{"z out of range", c, create("r-z", "planet", 0, 0, -1e9), true, "", "r-z"},
-		{"not enough resources", poor, create("r-poor", "star", 0, 0, 0), true, "", "r-poor"},
-		{"unknown research topic", c, `{"type":"Research","id":"r-topic","data":{"topic":"alchemy"}}`, true, "", "r-topic"},
-		{"research without resources", poor, `{"type":"Research","id":"r-poor-topic","data":{"topic":"gravity_wells"}}`, true, "", "r-poor-topic"},
-		{"save negative resources", c, string(negFrame), true, "", "neg"},
-		{"save another owner's state", c, string(foreignFrame), true, "", "foreign"},
+		{"unknown body type", c, create("r-type", "wormhole", 0, 0, 0), true, "unknown_body_type", "r-type"},
+		{"empty body type", c, create("r-empty", "", 0, 0, 0), true, "unknown_body_type", "r-empty"},
+		{"x out of range", c, create("r-x", "planet", 1e7, 0, 0), true, "out_of_range", "r-x"},
+		{"z out of range", c, create("r-z", "planet", 0, 0, -1e9), true, "out_of_range", "r-z"},
+		{"not enough resources", poor, create("r-poor", "star", 0, 0, 0), true, "insufficient_resources", "r-poor"},
+		{"unknown research topic", c, `{"type":"Research","id":"r-topic","data":{"topic":"alchemy"}}`, true, "unknown_topic", "r-topic"},
+		{"research without resources", poor, `{"type":"Research","id":"r-poor-topic","data":{"topic":"gravity_wells"}}`, true, "insufficient_resources", "r-poor-topic"},
+		{"save negative resources", c, string(negFrame), true, "invalid_state", "neg"},
+		{"save another owner's state", c, string(foreignFrame), true, "invalid_state", "foreign"},
 		{"string for a number", c, `{"type":"CreateCelestialBody","id":"d-1","data":{"body_type":"planet","position":{"x":"one","y":0,"z":0}}}`, false, "invalid_data", "d-1"},
 		{"number for a string", c, `{"type":"CreateCelestialBody","id":"d-2","data":{"body_type":7,"position":{"x":1,"y":0,"z":0}}}`, false, "invalid_data", "d-2"},
 		{"missing position", c, `{"type":"CreateCelestialBody","id":"d-3","data":{"body_type":"planet"}}`, false, "invalid_data", "d-3"},
@@ -222,8 +222,8 @@ func TestRefusals(t *testing.T) {
 			tt.c.SendRaw(tt.frame)
 			if tt.result {
 				res, env := tt.c.Result(tt.id)
-				if res.Success || res.Message == "" || env.Seq == 0 {
-					t.Fatalf("result %s seq %d, want success:false with a message", env.Data, env.Seq)
+				if res.Success || res.Message == "" || res.Reason != tt.code || env.Seq == 0 {
+					t.Fatalf("result %s seq %d, want success:false with a message and reason %s", env.Data, env.Seq, tt.code)
 				}
 			} else {
 				e, env := tt.c.ErrorAnswer()

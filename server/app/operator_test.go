@@ -51,7 +51,7 @@ func TestSaveGameWithStateNeedsOperator(t *testing.T) {
 	for _, id := range []string{"rich-1", "rich-1", "rich-2"} { // a replay is refused again
 		player.Action(protocol.TypeSaveGame, id, map[string]any{"state": rich})
 		res, env := player.Result(id)
-		if res.Success || !strings.Contains(res.Message, "operator") || env.Seq == 0 || res.Version != 0 {
+		if res.Success || !strings.Contains(res.Message, "operator") || res.Reason != protocol.ReasonOperatorRequired || env.Seq == 0 || res.Version != 0 {
 			t.Fatalf("player's save %s: seq %d %s, want success:false naming the operator token", id, env.Seq, env.Data)
 		}
 	}
@@ -68,7 +68,7 @@ func TestSaveGameWithStateNeedsOperator(t *testing.T) {
 		player.SendRaw(frame)
 		var id struct{ ID string }
 		_ = json.Unmarshal([]byte(frame), &id)
-		if res, _ := player.Result(id.ID); !res.Success || res.Version != before.Version {
+		if res, env := player.Result(id.ID); !res.Success || res.Version != before.Version || strings.Contains(string(env.Data), "reason") {
 			t.Fatalf("player's %s: %+v", frame, res)
 		}
 	}

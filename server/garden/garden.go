@@ -404,7 +404,7 @@ func apply(userID string, cur *Snapshot, act protocol.Action, actionID string, n
 	saveCurrent := false // write the unchanged garden: a plain SaveGame
 	switch {
 	case errors.As(err, &rej):
-		res = protocol.ActionResult{Success: false, Message: rej.Message}
+		res = protocol.ActionResult{Success: false, Message: rej.Message, Reason: rej.Code}
 	case err != nil:
 		return outcome{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), userID, err)
 	case out.State == cur.State:

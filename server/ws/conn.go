@@ -247,7 +247,7 @@ func (c *conn) handle(frame []byte) {
 		c.refresh(env.ID, m.Token)
 	case protocol.Action:
 		if save, ok := m.(protocol.SaveGame); ok && save.State != nil && !c.operator {
-			c.refuseAction(env.ID, env.Type, msgSaveNeedsOperator)
+			c.refuseAction(env.ID, env.Type, protocol.ReasonOperatorRequired, msgSaveNeedsOperator)
 			return
 		}
 		res, err := c.sess.Garden().Do(context.Background(), env.ID, m, c.sess)
@@ -270,10 +270,11 @@ const msgSaveNeedsOperator = "SaveGame with a state needs an operator token (rol
 // would set resources, research and bodies at will, so only operators may
 // send one (issue 11). The refusal is not recorded against the id, which
 // stays free: an operator may still use it, and a replay is refused again.
-func (c *conn) refuseAction(id, typ, message string) {
+// reason is the ActionResult's reason code (protocol.Reason…).
+func (c *conn) refuseAction(id, typ, reason, message string) {
 	start := c.srv.cfg.Clock()
 	c.srv.log.Debug("action refused", "user_id", c.userID, "session_id", c.sess.ID(), "type", typ, "reason", message)
-	c.sess.SendResult(c, id, protocol.AppendResultData(nil, protocol.ActionResult{Success: false, Message: message}))
+	c.sess.SendResult(c, id, protocol.AppendResultData(nil, protocol.ActionResult{Success: false, Message: message, Reason: reason}))
 	c.srv.obs.ActionDone(typ, "rejected", c.srv.cfg.Clock().Sub(start))
 }
 

@@ -21,6 +21,32 @@ const (
 	CodeInternal = "internal"
 )
 
+// Reason codes sent in ActionResult.reason when success is false: why an
+// action was refused, for programs; message says it for the player and is
+// not meant to be parsed. A closed set, documented in docs/protocol.md
+// ("ActionResult"); a client treats a code it does not know like a refusal
+// without one.
+const (
+	ReasonUnknownBodyType      = "unknown_body_type"      // body_type names no body type
+	ReasonRequiresResearch     = "requires_research"      // the body type needs a research topic at level ≥ 1
+	ReasonOutOfRange           = "out_of_range"           // a position coordinate is not finite or beyond the world radius
+	ReasonGardenFull           = "garden_full"            // the garden holds as many bodies as it may
+	ReasonBodyExists           = "body_exists"            // the body this action id names exists already
+	ReasonInsufficientResource = "insufficient_resources" // not enough stardust or energy
+	ReasonUnknownTopic         = "unknown_topic"          // topic names no research topic
+	ReasonMaxLevel             = "max_level"              // the topic is at its highest level
+	ReasonInvalidState         = "invalid_state"          // a SaveGame state the rules refuse
+	ReasonOperatorRequired     = "operator_required"      // a SaveGame with a state from a player's token
+)
+
+// Reasons returns every reason code, in the order above.
+func Reasons() []string {
+	return []string{
+		ReasonUnknownBodyType, ReasonRequiresResearch, ReasonOutOfRange, ReasonGardenFull, ReasonBodyExists,
+		ReasonInsufficientResource, ReasonUnknownTopic, ReasonMaxLevel, ReasonInvalidState, ReasonOperatorRequired,
+	}
+}
+
 // Close codes (protocol.md §6). Each doc comment says what a client does on
 // it; tools/tsgen copies them into protocol.gen.ts, whose CloseCode table
 // the client's state machine (web/src/conn/state.ts) decides from.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -146,4 +147,30 @@ func checkStateUpdate(t *testing.T, line int, su protocol.StateUpdate, states ma
 		t.Errorf("docs/protocol.md:%d: hash of version %d is %s, the example says %s\nstate %s", line, d.Version, h, d.Hash, state)
 	}
 	states[d.Version] = bytes.Clone(state)
+}
+
+// TestDocsReasons: the reason table of docs/protocol.md ("ActionResult")
+// lists exactly the reason codes, in their order.
+func TestDocsReasons(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "protocol.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(b), "| `reason` |")
+	if !ok {
+		t.Fatal("docs/protocol.md has no reason table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	var documented []string
+	for _, line := range strings.Split(table, "\n")[2:] { // the header's end and the rule
+		rest, ok := strings.CutPrefix(line, "| `")
+		code, _, found := strings.Cut(rest, "` |")
+		if !ok || !found {
+			t.Fatalf("docs/protocol.md: reason table row %q", line)
+		}
+		documented = append(documented, code)
+	}
+	if !slices.Equal(documented, protocol.Reasons()) {
+		t.Errorf("docs/protocol.md documents reasons %q, want %q", documented, protocol.Reasons())
+	}
 }

@@ -103,6 +103,10 @@ func AppendResultData(dst []byte, r ActionResult) []byte {
 	dst = strconv.AppendBool(dst, r.Success)
 	dst = append(dst, `,"message":`...)
 	dst = appendString(dst, r.Message)
+	if r.Reason != "" {
+		dst = append(dst, `,"reason":`...)
+		dst = appendString(dst, r.Reason)
+	}
 	if r.BodyID != "" {
 		dst = append(dst, `,"body_id":`...)
 		dst = appendString(dst, r.BodyID)

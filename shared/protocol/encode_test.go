@@ -136,6 +136,8 @@ func TestAppendResultDataMatchesMarshal(t *testing.T) {
 		{Success: true, Message: "research stellar_fusion is now level 2", Version: 1 << 53},
 		{Success: true, Message: "planet created", BodyID: "b-\x00\x7f\xff", Version: 3},
 		{Message: "bad\tinput \\ \"x\" <script>&amp; \u2029 日本"},
+		{Message: "research stellar_fusion first", Reason: protocol.ReasonRequiresResearch},
+		{Message: "x", Reason: "r<&>", BodyID: "b-1", Version: 2},
 	} {
 		want, err := json.Marshal(r)
 		if err != nil {

@@ -111,6 +111,9 @@ type StateData struct {
 type ActionResult struct {
 	Success bool   `json:"success"`
 	Message string `json:"message"`
+	// Reason is a refusal's machine-readable cause, one of the Reason
+	// codes; empty (and omitted) on success.
+	Reason string `json:"reason,omitempty"`
 	// BodyID is the id of the body a successful CreateCelestialBody made.
 	BodyID string `json:"body_id,omitempty"`
 	// Version is the garden version after the action was applied.

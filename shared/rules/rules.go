@@ -9,15 +9,18 @@ import (
 	"github.com/cosmic-gardener/realtime/shared/protocol"
 )
 
-// Rejection is an action the rules refuse. Message is for the player.
+// Rejection is an action the rules refuse. Message is for the player;
+// Code says why for programs (ActionResult.reason), one of the
+// protocol.Reason codes, so that no client parses Message.
 type Rejection struct {
+	Code    string
 	Message string
 }
 
 func (r *Rejection) Error() string { return "rejected: " + r.Message }
 
-func reject(format string, args ...any) *Rejection {
-	return &Rejection{Message: fmt.Sprintf(format, args...)}
+func reject(code, format string, args ...any) *Rejection {
+	return &Rejection{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
 // Outcome is the result of an accepted action.
@@ -58,22 +61,18 @@ func Apply(s *game.State, a protocol.Action, actionID string, now int64) (Outcom
 }
 
 func create(s *game.State, act protocol.CreateCelestialBody, actionID string, now int64) (Outcome, error) {
-	kind, ok := Kind(act.BodyType)
-	if !ok {
-		return Outcome{}, reject("unknown body type %q", act.BodyType)
-	}
-	if kind.Requires != "" && s.Research[kind.Requires] < 1 {
-		return Outcome{}, reject("%s requires research %s", act.BodyType, kind.Requires)
+	if _, rej := bodyPrice(s, act.BodyType); rej != nil {
+		return Outcome{}, rej
 	}
 	if err := checkPosition(act.Position); err != nil {
 		return Outcome{}, err
 	}
-	if limit := MaxBodies(s); len(s.Bodies) >= limit {
-		return Outcome{}, reject("garden is full (%d bodies)", limit)
+	if rej := roomFor(s); rej != nil {
+		return Outcome{}, rej
 	}
-	id := BodyIDPrefix + actionID
+	id := BodyID(actionID)
 	if _, exists := s.Bodies[id]; exists {
-		return Outcome{}, reject("body %s already exists", id)
+		return Outcome{}, reject(protocol.ReasonBodyExists, "body %s already exists", id)
 	}
 	next := Settle(s, now)
 	cost := BodyCost(next, act.BodyType)
@@ -85,16 +84,13 @@ func create(s *game.State, act protocol.CreateCelestialBody, actionID string, no
 }
 
 func research(s *game.State, act protocol.Research, now int64) (Outcome, error) {
-	topic, ok := TopicByName(act.Topic)
-	if !ok {
-		return Outcome{}, reject("unknown research topic %q", act.Topic)
+	cost, rej := researchPrice(s, act.Topic)
+	if rej != nil {
+		return Outcome{}, rej
 	}
 	level := s.Research[act.Topic]
-	if level >= MaxResearchLevel {
-		return Outcome{}, reject("%s is already at the highest level (%d)", act.Topic, MaxResearchLevel)
-	}
 	next := Settle(s, now)
-	if err := spend(&next.Resources, ResearchCost(topic, level+1), "research "+act.Topic); err != nil {
+	if err := spend(&next.Resources, cost, "research "+act.Topic); err != nil {
 		return Outcome{}, err
 	}
 	next.Research[act.Topic] = level + 1
@@ -176,7 +172,7 @@ func ResearchCost(t Topic, level int) game.Resources {
 
 func spend(r *game.Resources, cost game.Resources, what string) error {
 	if r.Stardust < cost.Stardust || r.Energy < cost.Energy {
-		return reject("not enough resources for %s: need %d stardust and %d energy, have %d and %d",
+		return reject(protocol.ReasonInsufficientResource, "not enough resources for %s: need %d stardust and %d energy, have %d and %d",
 			what, cost.Stardust, cost.Energy, r.Stardust, r.Energy)
 	}
 	r.Stardust -= cost.Stardust
@@ -187,10 +183,10 @@ func spend(r *game.Resources, cost game.Resources, what string) error {
 func checkPosition(p game.Vec3) error {
 	for _, c := range []float64{p.X, p.Y, p.Z} {
 		if math.IsNaN(c) || math.IsInf(c, 0) {
-			return reject("position must be finite")
+			return reject(protocol.ReasonOutOfRange, "position must be finite")
 		}
 		if math.Abs(c) > WorldRadius {
-			return reject("position out of range: each coordinate must be within ±%g", WorldRadius)
+			return reject(protocol.ReasonOutOfRange, "position out of range: each coordinate must be within ±%g", WorldRadius)
 		}
 	}
 	return nil
@@ -202,49 +198,49 @@ func checkPosition(p game.Vec3) error {
 // owner is the garden's owner; a state naming another owner is refused.
 func ValidateState(s *game.State, owner string) error {
 	if s.Owner != "" && s.Owner != owner {
-		return reject("state belongs to %q, not %q", s.Owner, owner)
+		return reject(protocol.ReasonInvalidState, "state belongs to %q, not %q", s.Owner, owner)
 	}
 	r := s.Resources
 	if r.Stardust < 0 || r.Energy < 0 {
-		return reject("resources must not be negative")
+		return reject(protocol.ReasonInvalidState, "resources must not be negative")
 	}
 	if r.Stardust > MaxResource || r.Energy > MaxResource {
-		return reject("resources must not exceed %d", MaxResource)
+		return reject(protocol.ReasonInvalidState, "resources must not exceed %d", MaxResource)
 	}
 	if s.UpdatedAt < 0 || s.UpdatedAt > game.MaxSafeInt {
-		return reject("updated_at out of range 0..%d", int64(game.MaxSafeInt))
+		return reject(protocol.ReasonInvalidState, "updated_at out of range 0..%d", int64(game.MaxSafeInt))
 	}
 	for topic, level := range s.Research {
 		if _, ok := TopicByName(topic); !ok {
-			return reject("unknown research topic %q", truncate(topic))
+			return reject(protocol.ReasonInvalidState, "unknown research topic %q", truncate(topic))
 		}
 		if level < 1 || level > MaxResearchLevel {
-			return reject("research %s: level %d out of range 1..%d", topic, level, MaxResearchLevel)
+			return reject(protocol.ReasonInvalidState, "research %s: level %d out of range 1..%d", topic, level, MaxResearchLevel)
 		}
 	}
 	if limit := MaxBodies(s); len(s.Bodies) > limit {
-		return reject("too many bodies: %d, at most %d", len(s.Bodies), limit)
+		return reject(protocol.ReasonInvalidState, "too many bodies: %d, at most %d", len(s.Bodies), limit)
 	}
 	for key, b := range s.Bodies {
 		switch {
 		case b == nil:
-			return reject("body %q is null", truncate(key))
+			return reject(protocol.ReasonInvalidState, "body %q is null", truncate(key))
 		case b.ID != key:
-			return reject("body %q has id %q", truncate(key), truncate(b.ID))
+			return reject(protocol.ReasonInvalidState, "body %q has id %q", truncate(key), truncate(b.ID))
 		case key == "" || len(key) > len(BodyIDPrefix)+protocol.MaxIDBytes || !utf8.ValidString(key):
-			return reject("body id %q is not valid", truncate(key))
+			return reject(protocol.ReasonInvalidState, "body id %q is not valid", truncate(key))
 		case b.CreatedAt < 0 || b.CreatedAt > game.MaxSafeInt:
-			return reject("body %s: created_at out of range 0..%d", key, int64(game.MaxSafeInt))
+			return reject(protocol.ReasonInvalidState, "body %s: created_at out of range 0..%d", key, int64(game.MaxSafeInt))
 		}
 		k, ok := Kind(b.Type)
 		if !ok {
-			return reject("body %s: unknown body type %q", key, truncate(b.Type))
+			return reject(protocol.ReasonInvalidState, "body %s: unknown body type %q", key, truncate(b.Type))
 		}
 		if k.Requires != "" && s.Research[k.Requires] < 1 {
-			return reject("body %s: %s requires research %s", key, b.Type, k.Requires)
+			return reject(protocol.ReasonInvalidState, "body %s: %s requires research %s", key, b.Type, k.Requires)
 		}
 		if err := checkPosition(b.Position); err != nil {
-			return reject("body %s: %s", key, err.(*Rejection).Message)
+			return reject(protocol.ReasonInvalidState, "body %s: %s", key, err.(*Rejection).Message)
 		}
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,6 +30,8 @@ type rulesVector struct {
 		State           json.RawMessage `json:"state"`
 		BodyID          string          `json:"body_id"`
 		MessageContains string          `json:"message_contains"`
+		// Reason is a refusal's code (ActionResult.reason).
+		Reason string `json:"reason"`
 	} `json:"expect"`
 }
 
@@ -80,6 +83,9 @@ func TestVectors(t *testing.T) {
 				}
 				if !strings.Contains(rej.Message, tc.Expect.MessageContains) {
 					t.Errorf("rejection %q does not contain %q", rej.Message, tc.Expect.MessageContains)
+				}
+				if rej.Code != tc.Expect.Reason || !slices.Contains(protocol.Reasons(), rej.Code) {
+					t.Errorf("rejection code %q, want %q", rej.Code, tc.Expect.Reason)
 				}
 				return
 			}
@@ -145,6 +151,9 @@ func FuzzRules(f *testing.F) {
 			var rej *rules.Rejection
 			if !errors.As(err, &rej) {
 				t.Fatalf("Apply failed with %T %v, want a *Rejection", err, err)
+			}
+			if !slices.Contains(protocol.Reasons(), rej.Code) {
+				t.Fatalf("rejection %q has code %q, not a protocol reason", rej.Message, rej.Code)
 			}
 			return
 		}

@@ -58,11 +58,12 @@ var tsNames = map[string]string{
 // overrides sets the TypeScript type of fields that Go keeps as raw JSON or
 // as a plain string with a known set of values.
 var overrides = map[string]string{
-	"protocol.StateData.State":   "GameState",
-	"protocol.StateData.Patch":   "JsonPatchOperation[]",
-	"protocol.ErrorMessage.Code": "ErrorCode | (string & {})",
-	"protocol.Envelope.Data":     "unknown",
-	"protocol.SaveGame.State":    "GameState",
+	"protocol.StateData.State":     "GameState",
+	"protocol.StateData.Patch":     "JsonPatchOperation[]",
+	"protocol.ErrorMessage.Code":   "ErrorCode | (string & {})",
+	"protocol.ActionResult.Reason": "RejectReason | (string & {})",
+	"protocol.Envelope.Data":       "unknown",
+	"protocol.SaveGame.State":      "GameState",
 }
 
 // constant is one Go constant emitted as a TypeScript one, documented by
@@ -101,6 +102,23 @@ var constGroups = []constGroup{
 			{goName: "CodeInvalidData", tsName: "InvalidData", value: protocol.CodeInvalidData},
 			{goName: "CodeRateLimited", tsName: "RateLimited", value: protocol.CodeRateLimited},
 			{goName: "CodeInternal", tsName: "Internal", value: protocol.CodeInternal},
+		},
+	},
+	{
+		name:      "RejectReason",
+		valueType: "RejectReason",
+		doc:       "RejectReason lists the `ActionResult.reason` values (docs/protocol.md, \"ActionResult\"): why an action was refused, for programs; `message` is for the player and is never parsed. A newer server may add more.",
+		items: []constant{
+			{goName: "ReasonUnknownBodyType", tsName: "UnknownBodyType", value: protocol.ReasonUnknownBodyType},
+			{goName: "ReasonRequiresResearch", tsName: "RequiresResearch", value: protocol.ReasonRequiresResearch},
+			{goName: "ReasonOutOfRange", tsName: "OutOfRange", value: protocol.ReasonOutOfRange},
+			{goName: "ReasonGardenFull", tsName: "GardenFull", value: protocol.ReasonGardenFull},
+			{goName: "ReasonBodyExists", tsName: "BodyExists", value: protocol.ReasonBodyExists},
+			{goName: "ReasonInsufficientResource", tsName: "InsufficientResources", value: protocol.ReasonInsufficientResource},
+			{goName: "ReasonUnknownTopic", tsName: "UnknownTopic", value: protocol.ReasonUnknownTopic},
+			{goName: "ReasonMaxLevel", tsName: "MaxLevel", value: protocol.ReasonMaxLevel},
+			{goName: "ReasonInvalidState", tsName: "InvalidState", value: protocol.ReasonInvalidState},
+			{goName: "ReasonOperatorRequired", tsName: "OperatorRequired", value: protocol.ReasonOperatorRequired},
 		},
 	},
 	{

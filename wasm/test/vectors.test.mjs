@@ -121,6 +121,7 @@ test("rules.json", async (t) => {
       if (!v.expect.ok) {
         assert.equal(a.ok, false, "accepted");
         assert.equal(a.code, "rejected");
+        assert.equal(a.reason, v.expect.reason);
         assert.ok(a.message.includes(contains), `${a.message} lacks ${contains}`);
         return;
       }

@@ -269,8 +269,12 @@ function render(snap: GameSnapshot): void {
   const predicted = snap.predicted;
   const confirmedIds = new Set(Object.keys(confirmedBodies(snap)));
   const pending = new Set(Object.keys(predicted?.bodies ?? {}).filter((id) => !confirmedIds.has(id)));
-  const prefix = balance?.limits.body_id_prefix ?? 'b-';
-  const skipped = new Set(snap.skipped.map((s) => prefix + s.id));
+  // The core names the body an action creates: the page knows no id scheme.
+  const skipped = new Set<string>();
+  for (const s of snap.skipped) {
+    const id = core?.bodyId(s.id);
+    if (id?.ok) skipped.add(id.value);
+  }
   const n = view.render(predicted, pending, skipped);
   ui.bodyCount.textContent = amount(n);
   ui.queue.textContent = String(snap.pending.length);
@@ -306,11 +310,12 @@ function confirmedBodies(snap: GameSnapshot): Record<string, unknown> {
   return confirmedCache.bodies;
 }
 
+/** refreshQuotes asks the core for prices when the predicted garden changed (one call; the module keeps that garden decoded). */
 function refreshQuotes(snap: GameSnapshot): void {
-  if (core === undefined || balance === undefined || snap.predicted === null) return;
-  const key = JSON.stringify(snap.predicted.research);
-  if (quotes?.key === key) return;
-  quotes = { key, value: quote(core, balance, snap.predicted) };
+  const text = snap.predictedText;
+  if (core === undefined || text === null || quotes?.key === text) return;
+  const value = quote(core, text);
+  quotes = value === undefined ? undefined : { key: text, value };
 }
 
 /** tickBadge keeps the badge (and its reconnect countdown) current. */
@@ -335,16 +340,14 @@ function tickResources(): void {
   research.update(s.game.snapshot.predicted?.research, quotes?.value, have);
 }
 
-/** showRates shows growth per second, measured with `settle` over a minute; it changes only with the garden. */
+/** showRates shows growth per second as the core's `rates` gives it (thousandths of a unit); it changes only with the garden. */
 function showRates(): void {
-  const s = session;
-  if (s === undefined) return;
-  const now = Date.now();
-  const a = s.game.projected(now);
-  const b = s.game.projected(now + 60_000);
-  if (a === undefined || b === undefined) return;
-  ui.stardustRate.textContent = perSecond((b.stardust - a.stardust) / 60);
-  ui.energyRate.textContent = perSecond((b.energy - a.energy) / 60);
+  const text = session?.game.snapshot.predictedText;
+  if (core === undefined || text === undefined || text === null) return;
+  const r = core.rates(text);
+  if (!r.ok) return;
+  ui.stardustRate.textContent = perSecond(r.value.stardust / 1000);
+  ui.energyRate.textContent = perSecond(r.value.energy / 1000);
 }
 
 // ---------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import {
   CoreError,
   unwrap,
   type ActionInput,
+  type CoreFailure,
   type CoreResult,
   type CosmicModule,
   type PendingAction,
@@ -25,7 +26,7 @@ before(async () => {
 /** canon is the core's canonical text of a JS value. */
 const canon = (v: unknown): string => unwrap(core.canonical(JSON.stringify(v)));
 
-function failure<T>(r: CoreResult<T>): { code: string; message: string; id?: string } {
+function failure<T>(r: CoreResult<T>): CoreFailure {
   assert.equal(r.ok, false, `expected a failure, got ${JSON.stringify(r)}`);
   if (r.ok) throw new Error('unreachable');
   return r;
@@ -102,7 +103,7 @@ describe('vectors: rules.json', () => {
       fill?: Fill;
       action: ActionInput;
       now: number;
-      expect: { ok: boolean; state?: unknown; body_id?: string; message_contains?: string };
+      expect: { ok: boolean; state?: unknown; body_id?: string; message_contains?: string; reason?: string };
     }[]
   >('rules.json');
   for (const v of cases) {
@@ -112,6 +113,7 @@ describe('vectors: rules.json', () => {
       if (!v.expect.ok) {
         const f = failure(r);
         assert.equal(f.code, 'rejected');
+        assert.equal(f.reason, v.expect.reason);
         assert.ok(f.message.includes(contains), `${f.message} lacks ${contains}`);
         return;
       }

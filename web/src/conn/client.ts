@@ -7,6 +7,21 @@
  */
 
 import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+import { Emitter } from './emitter.js';
+import { isObject } from './guards.js';
+import { checkLink, heartbeatInterval } from './heartbeat.js';
+import { hasFreshToken, MIN_REFRESH_INTERVAL_MS, refreshDelay } from './refresh.js';
+import {
+  ACK_INTERVAL_MS,
+  decodeSession,
+  encodeSession,
+  NO_SESSION,
+  pendingAck,
+  seqStep,
+  type SeqInput,
+  type SeqStep,
+  type SeqTracking,
+} from './seqtracker.js';
 import type { ClientMessage, ServerMessage, ServerMessageOf, ServerMessageType } from './protocol.js';
 import {
   CLIENT_ABORT_CODE,
@@ -145,20 +160,13 @@ export type ConnectionEventName = keyof ConnectionEvents;
 // ---------------------------------------------------------------------------
 // Constants
 
-/** ACK_INTERVAL_MS: an `Ack` goes out at most this long after the first unacknowledged `seq` (§3). */
-export const ACK_INTERVAL_MS = 250;
-/** ACK_EVERY_MESSAGES: … or at once when this many `seq` messages are unacknowledged. */
-export const ACK_EVERY_MESSAGES = 32;
-/**
- * DEAD_LINK_GRACE_MS is added to two heartbeat intervals before a silent link
- * is declared dead: the server answers every `Heartbeat`, so that silence
- * means the path is gone even if the socket has not noticed (§5).
- */
-export const DEAD_LINK_GRACE_MS = 1000;
-/** MIN_REFRESH_INTERVAL_MS spaces refresh attempts when the provider fails or returns a token that expires no later. */
-export const MIN_REFRESH_INTERVAL_MS = 10_000;
-/** TOKEN_MIN_VALIDITY_MS: a cached token expiring sooner than this is refetched before connecting. */
-export const TOKEN_MIN_VALIDITY_MS = 10_000;
+// The connection's timing constants and token reading live with the
+// modules that use them; re-exported so that `client.js` stays the one
+// import of the connection's API.
+export { ACK_EVERY_MESSAGES, ACK_INTERVAL_MS } from './seqtracker.js';
+export { DEAD_LINK_GRACE_MS } from './heartbeat.js';
+export { MIN_REFRESH_INTERVAL_MS, TOKEN_MIN_VALIDITY_MS } from './refresh.js';
+export { tokenExpiry } from './jwt.js';
 
 const DEFAULTS = {
   maxRetries: 10,
@@ -182,30 +190,6 @@ type TimerName = 'retry' | 'socket' | 'heartbeat' | 'ack' | 'refresh';
 
 // ---------------------------------------------------------------------------
 // Helpers
-
-/**
- * tokenExpiry returns a JWT's `exp` in ms since the epoch, or undefined when
- * the token has none or is not a JWT. It decodes the payload without
- * verifying the signature: the client only needs to know when to refresh;
- * the server verifies (§1).
- */
-export function tokenExpiry(token: string): number | undefined {
-  const payload = token.split('.')[1];
-  if (payload === undefined || payload === '') return undefined;
-  try {
-    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const padded = b64 + '='.repeat((4 - (b64.length % 4)) % 4);
-    const claims: unknown = JSON.parse(atob(padded));
-    if (typeof claims !== 'object' || claims === null) return undefined;
-    const exp: unknown = (claims as Record<string, unknown>)['exp'];
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * parseServerMessage decodes one text frame, or returns undefined for
@@ -301,7 +285,7 @@ export class Connection {
   private readonly clientPrefix: string;
 
   private current: ConnState = INITIAL_STATE;
-  private readonly handlers = new Map<ConnectionEventName, Set<(payload: never) => void>>();
+  private readonly events = new Emitter<ConnectionEvents>();
   private readonly pending: ConnEvent[] = [];
   private dispatching = false;
   private readonly armed = new Map<TimerName, TimerHandle>();
@@ -314,9 +298,7 @@ export class Connection {
   private heartbeatMs: number;
   private lastReceivedAt = 0;
 
-  private session: string | undefined;
-  private seq = 0;
-  private unacked = 0;
+  private tracking: SeqTracking = NO_SESSION;
   private actionCounter = 0;
   private online: boolean;
   private listening = false;
@@ -386,12 +368,12 @@ export class Connection {
 
   /** sessionId is the session this client resumes on reconnect (§5), if any. */
   get sessionId(): string | undefined {
-    return this.session;
+    return this.tracking.session;
   }
 
   /** lastSeq is the highest `seq` received in order in this session (§2, §5); 0 before any. */
   get lastSeq(): number {
-    return this.seq;
+    return this.tracking.seq;
   }
 
   /**
@@ -442,16 +424,7 @@ export class Connection {
    * other handlers; its error is rethrown asynchronously.
    */
   on<K extends ConnectionEventName>(type: K, handler: (payload: ConnectionEvents[K]) => void): () => void {
-    let set = this.handlers.get(type);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(type, set);
-    }
-    const h = handler as (payload: never) => void;
-    set.add(h);
-    return () => {
-      this.handlers.get(type)?.delete(h);
-    };
+    return this.events.on(type, handler);
   }
 
   /**
@@ -486,14 +459,13 @@ export class Connection {
 
   private context(): TransitionContext {
     const now = this.timers.now();
-    const exp = this.token === undefined ? undefined : tokenExpiry(this.token);
     return {
       maxRetries: this.maxRetries,
       backoff: this.backoff,
       random: this.random,
       now,
       online: this.online,
-      hasFreshToken: this.token !== undefined && (exp === undefined || exp - now > TOKEN_MIN_VALIDITY_MS),
+      hasFreshToken: hasFreshToken(this.token, now),
     };
   }
 
@@ -507,7 +479,7 @@ export class Connection {
       for (const name of [...this.armed.keys()]) this.clearTimer(name);
       if (next.kind === 'open') this.enterOpen();
     }
-    this.emit('state', { newState: next, oldState: prev });
+    this.events.emit('state', { newState: next, oldState: prev });
   }
 
   private run(effect: Effect): void {
@@ -528,10 +500,7 @@ export class Connection {
         this.write({ type: 'RefreshToken', id: this.newActionId(), data: { token: effect.token } });
         return;
       case 'resetSession':
-        this.session = undefined;
-        this.seq = 0;
-        this.unacked = 0;
-        this.saveSession();
+        this.track({ kind: 'reset' });
         return;
     }
   }
@@ -572,9 +541,9 @@ export class Connection {
     else if (u.protocol === 'https:') u.protocol = 'wss:';
     // Browsers cannot set headers on a WebSocket, so the token rides in the query (§1).
     u.searchParams.set('token', this.token ?? '');
-    if (this.session !== undefined) {
-      u.searchParams.set('session', this.session);
-      u.searchParams.set('last_seq', String(this.seq));
+    if (this.tracking.session !== undefined) {
+      u.searchParams.set('session', this.tracking.session);
+      u.searchParams.set('last_seq', String(this.tracking.seq));
     } else {
       u.searchParams.delete('session');
       u.searchParams.delete('last_seq');
@@ -628,61 +597,30 @@ export class Connection {
     if (msg.type === 'Welcome') {
       this.welcome(msg.data.session_id, msg.data.resumed, msg.data.heartbeat_ms);
     } else if (msg.type !== 'Heartbeat' && msg.seq !== undefined) {
-      // Already delivered: the server re-sends only seq > last_seq, but a
-      // duplicate must never reach the app twice.
-      if (msg.seq <= this.seq) return;
-      // A gap is legal only where state updates were coalesced (§5), so
-      // the highest seq is the highest received in order.
-      this.seq = msg.seq;
-      this.noteUnacked();
+      const step = this.track({ kind: 'received', seq: msg.seq });
+      if (!step.deliver) return; // a duplicate (seqtracker.ts)
+      this.ackLater(step.ack);
     }
     this.emitMessage(msg);
   }
 
   private welcome(sessionId: string, resumed: boolean, heartbeatMs: number): void {
-    if (!resumed || sessionId !== this.session) {
-      // A new session numbers from 1 (§2); the old session's acks mean nothing.
-      this.seq = 0;
-      this.unacked = 0;
-    }
-    this.session = sessionId;
-    if (Number.isFinite(heartbeatMs) && heartbeatMs > 0) this.heartbeatMs = heartbeatMs;
-    this.saveSession();
+    this.heartbeatMs = heartbeatInterval(this.heartbeatMs, heartbeatMs);
+    this.track({ kind: 'welcome', sessionId, resumed });
     this.dispatch({ kind: 'socketOpen', sessionId });
   }
 
-  private emitMessage(msg: ServerMessage): void {
-    switch (msg.type) {
-      case 'Welcome':
-        this.emit('Welcome', msg);
-        return;
-      case 'StateUpdate':
-        this.emit('StateUpdate', msg);
-        return;
-      case 'ActionResult':
-        this.emit('ActionResult', msg);
-        return;
-      case 'Error':
-        this.emit('Error', msg);
-        return;
-      case 'Heartbeat':
-        this.emit('Heartbeat', msg);
-        return;
-    }
+  /** track runs one input through the pure `seqStep` and persists when it says so. */
+  private track(input: SeqInput): SeqStep {
+    const step = seqStep(this.tracking, input);
+    this.tracking = step.tracking;
+    if (step.persist) this.saveSession();
+    return step;
   }
 
-  private emit<K extends ConnectionEventName>(type: K, payload: ConnectionEvents[K]): void {
-    const set = this.handlers.get(type);
-    if (set === undefined) return;
-    for (const h of [...set]) {
-      try {
-        (h as (p: ConnectionEvents[K]) => void)(payload);
-      } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
+  /** emitMessage emits a message as the event its type names; parseServerMessage admits only those types. */
+  private emitMessage(msg: ServerMessage): void {
+    this.events.emit(msg.type, msg);
   }
 
   // -- open-state timers -----------------------------------------------------
@@ -692,7 +630,7 @@ export class Connection {
     this.armHeartbeat();
     this.armDeadLink();
     this.armRefresh(0);
-    if (this.unacked > 0) this.flushAck();
+    if (pendingAck(this.tracking) !== undefined) this.flushAck();
   }
 
   private armHeartbeat(): void {
@@ -702,38 +640,33 @@ export class Connection {
     });
   }
 
-  /** The link is dead when nothing at all arrived for two heartbeat intervals plus grace (§5). */
+  /** armDeadLink checks the link now and again when it could next be dead (heartbeat.ts, §5). */
   private armDeadLink(): void {
-    const limit = 2 * this.heartbeatMs + DEAD_LINK_GRACE_MS;
-    const wait = this.lastReceivedAt + limit - this.timers.now();
-    this.setTimer('socket', Math.max(0, wait), () => {
-      if (this.timers.now() - this.lastReceivedAt >= limit) this.abort('heartbeat timeout');
-      else this.armDeadLink();
-    });
+    const check = checkLink(this.lastReceivedAt, this.timers.now(), this.heartbeatMs);
+    if (check.kind === 'dead') this.abort('heartbeat timeout');
+    else this.setTimer('socket', check.checkInMs, () => this.armDeadLink());
   }
 
-  /** Acks are batched: the server only needs the high-water mark, and one frame per message would double the traffic. */
-  private noteUnacked(): void {
-    this.unacked += 1;
-    if (this.current.kind !== 'open') return; // enterOpen flushes
-    if (this.unacked >= ACK_EVERY_MESSAGES) this.flushAck();
+  /** ackLater acts on a step's `ack` while open; `enterOpen` flushes what arrived before. */
+  private ackLater(ack: SeqStep['ack']): void {
+    if (ack === 'none' || this.current.kind !== 'open') return;
+    if (ack === 'now') this.flushAck();
     else if (!this.armed.has('ack')) this.setTimer('ack', ACK_INTERVAL_MS, () => this.flushAck());
   }
 
   private flushAck(): void {
     this.clearTimer('ack');
-    if (this.unacked === 0 || this.current.kind !== 'open') return;
-    if (!this.write({ type: 'Ack', data: { seq: this.seq } })) return;
-    this.unacked = 0;
-    this.saveSession();
+    const seq = pendingAck(this.tracking);
+    if (seq === undefined || this.current.kind !== 'open') return;
+    if (!this.write({ type: 'Ack', data: { seq } })) return;
+    this.track({ kind: 'acked' });
   }
 
-  /** armRefresh raises `tokenExpiring` `refreshBeforeMs` before the token's `exp`, but not sooner than `minDelayMs`. */
+  /** armRefresh raises `tokenExpiring` when refresh.ts says, but not sooner than `minDelayMs`. */
   private armRefresh(minDelayMs: number): void {
-    if (this.current.kind !== 'open' || this.token === undefined) return;
-    const exp = tokenExpiry(this.token);
-    if (exp === undefined) return;
-    const delay = Math.max(minDelayMs, exp - this.refreshBeforeMs - this.timers.now());
+    if (this.current.kind !== 'open') return;
+    const delay = refreshDelay(this.token, this.timers.now(), this.refreshBeforeMs, minDelayMs);
+    if (delay === undefined) return;
     this.setTimer('refresh', delay, () => this.dispatch({ kind: 'tokenExpiring' }));
   }
 
@@ -802,26 +735,11 @@ export class Connection {
   }
 
   private loadSession(): void {
-    const raw = this.storageGet(SESSION_KEY);
-    if (!raw) return;
-    try {
-      const v: unknown = JSON.parse(raw);
-      if (!isObject(v)) return;
-      const id = v['session_id'];
-      const seq = v['last_seq'];
-      if (typeof id !== 'string' || id === '') return;
-      this.session = id;
-      this.seq = typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0 ? seq : 0;
-    } catch {
-      // Corrupt entry: start a new session.
-    }
+    this.tracking = decodeSession(this.storageGet(SESSION_KEY)); // a corrupt entry starts a new session
   }
 
   private saveSession(): void {
-    this.storageSet(
-      SESSION_KEY,
-      this.session === undefined ? '' : JSON.stringify({ session_id: this.session, last_seq: this.seq }),
-    );
+    this.storageSet(SESSION_KEY, encodeSession(this.tracking));
   }
 
   private devicePart(): string {

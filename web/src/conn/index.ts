@@ -29,6 +29,12 @@
  */
 
 export { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
+export { Emitter } from './emitter.js';
+export { isObject } from './guards.js';
+export { checkLink, heartbeatInterval, type LinkCheck } from './heartbeat.js';
+export { jwtClaims, tokenSubject } from './jwt.js';
+export { hasFreshToken, refreshDelay } from './refresh.js';
+export { decodeSession, encodeSession, NO_SESSION, pendingAck, seqStep, type SeqInput, type SeqStep, type SeqTracking } from './seqtracker.js';
 export {
   ACK_EVERY_MESSAGES,
   ACK_INTERVAL_MS,

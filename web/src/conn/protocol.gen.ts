@@ -56,6 +56,33 @@ export const ErrorCode = {
 /** ErrorCode is any value of {@link ErrorCode}. */
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** RejectReason lists the `ActionResult.reason` values (docs/protocol.md, "ActionResult"): why an action was refused, for programs; `message` is for the player and is never parsed. A newer server may add more. */
+export const RejectReason = {
+  /** body_type names no body type */
+  UnknownBodyType: 'unknown_body_type',
+  /** the body type needs a research topic at level ≥ 1 */
+  RequiresResearch: 'requires_research',
+  /** a position coordinate is not finite or beyond the world radius */
+  OutOfRange: 'out_of_range',
+  /** the garden holds as many bodies as it may */
+  GardenFull: 'garden_full',
+  /** the body this action id names exists already */
+  BodyExists: 'body_exists',
+  /** not enough stardust or energy */
+  InsufficientResources: 'insufficient_resources',
+  /** topic names no research topic */
+  UnknownTopic: 'unknown_topic',
+  /** the topic is at its highest level */
+  MaxLevel: 'max_level',
+  /** a SaveGame state the rules refuse */
+  InvalidState: 'invalid_state',
+  /** a SaveGame with a state from a player's token */
+  OperatorRequired: 'operator_required',
+} as const;
+
+/** RejectReason is any value of {@link RejectReason}. */
+export type RejectReason = (typeof RejectReason)[keyof typeof RejectReason];
+
 /** CloseCode holds the close codes of protocol.md §6. The state machine in `state.ts` decides from this table whether to reconnect, refetch a token, or stop. */
 export const CloseCode = {
   /** Normal is a normal close: do nothing. */
@@ -321,6 +348,11 @@ export interface StateData {
 export interface ActionResult {
   success: boolean;
   message: string;
+  /**
+   * Reason is a refusal's machine-readable cause, one of the Reason
+   * codes; empty (and omitted) on success.
+   */
+  reason?: RejectReason | (string & {});
   /** BodyID is the id of the body a successful CreateCelestialBody made. */
   body_id?: string;
   /** Version is the garden version after the action was applied. */

@@ -26,8 +26,11 @@ import type {
   QueueAdoptResult,
   QueueResolveResult,
   QueueText,
+  Quote,
+  Rates,
   StateText,
 } from './types.js';
+import { isObject } from '../conn/guards.js';
 import type { Resources } from '../conn/protocol.js';
 
 /** CoreError is thrown by {@link unwrap} for a failed answer; `code` is the answer's. */
@@ -47,9 +50,6 @@ export function unwrap<T>(r: CoreResult<T>): T {
   if (r.ok) return r.value;
   throw new CoreError(r);
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const unavailable = (message: string): CoreFailure => ({ ok: false, code: 'unavailable', message });
 
@@ -110,6 +110,7 @@ export class Core {
       message: typeof answer['message'] === 'string' ? answer['message'] : '',
     };
     if (typeof answer['id'] === 'string' && answer['id'] !== '') failure.id = answer['id'];
+    if (typeof answer['reason'] === 'string' && answer['reason'] !== '') failure.reason = answer['reason'];
     return failure;
   }
 
@@ -173,6 +174,26 @@ export class Core {
     const r = this.call<Balance>('balance');
     if (r.ok) this.balanceCache = r.value;
     return r;
+  }
+
+  /**
+   * quote prices every body type and the next level of every topic in
+   * `state`, by the checks the rules make before spending: one call for
+   * the whole sidebar. A hint: `queuePush` decides (an unaffordable price
+   * is the caller's comparison with the projected resources).
+   */
+  quote(state: JsonText): CoreResult<Quote> {
+    return this.call('quote', state);
+  }
+
+  /** rates returns growth per second of `state`, in thousandths of a unit, as `settle` credits it. */
+  rates(state: JsonText): CoreResult<Rates> {
+    return this.call('rates', state);
+  }
+
+  /** bodyId returns the id of the body a `CreateCelestialBody` with envelope id `actionId` makes. */
+  bodyId(actionId: string): CoreResult<string> {
+    return this.call('bodyId', actionId);
   }
 
   // -- offline queue ---------------------------------------------------------

@@ -11,7 +11,7 @@
  * @module
  */
 
-import type { ActionType, ClientMessageData, Envelope, Resources } from '../conn/protocol.js';
+import type { ActionType, ClientMessageData, Envelope, RejectReason, Resources } from '../conn/protocol.js';
 
 /** JsonText is a JSON document as text. States and queues from the module are canonical text. */
 export type JsonText = string;
@@ -33,6 +33,9 @@ export interface CosmicModule {
   settle(state: JsonText, now: number): string;
   settleResources(state: JsonText, now: number): string;
   balance(): string;
+  quote(state: JsonText): string;
+  rates(state: JsonText): string;
+  bodyId(actionId: string): string;
   queuePush(queue: JsonText, pending: JsonText): string;
   queueAdopt(queue: JsonText, pending: JsonText): string;
   queueResolve(queue: JsonText, id: string): string;
@@ -66,12 +69,18 @@ export type CoreErrorCode =
   | 'unavailable'
   | (string & {});
 
-/** CoreFailure is a failed answer. `id` is the envelope id of a decode error, when it had one. */
+/**
+ * CoreFailure is a failed answer. `id` is the envelope id of a decode error,
+ * when it had one; `reason` is a `rejected` answer's reason code, as the
+ * server's `ActionResult.reason` would carry it: branch on it, never on
+ * `message`.
+ */
 export interface CoreFailure {
   ok: false;
   code: CoreErrorCode;
   message: string;
   id?: string;
+  reason?: RejectReason | (string & {});
 }
 
 /** CoreResult is an answer: the value, or why there is none. Discriminated on `ok`. */
@@ -146,6 +155,28 @@ export interface Balance {
   body_types: BodyTypeInfo[];
   topics: TopicInfo[];
   limits: BalanceLimits;
+}
+
+/**
+ * Price is what one action costs in a garden now (`cost`), or why the rules
+ * refuse it there whatever the resources: `reason` (a reason code),
+ * `message` for the player, and for `requires_research` the topic it waits
+ * for. Discriminated on `cost`.
+ */
+export type Price =
+  | { cost: Resources; reason?: undefined }
+  | { cost?: undefined; reason: RejectReason | (string & {}); message: string; requires?: string };
+
+/** Quote is `quote(state)`: the price of each body type and of the next level of each research topic. */
+export interface Quote {
+  bodies: Record<string, Price>;
+  topics: Record<string, Price>;
+}
+
+/** Rates is `rates(state)`: growth in thousandths of a unit per second, research bonuses included. */
+export interface Rates {
+  energy: number;
+  stardust: number;
 }
 
 /** ActionInput is an action as the rules take it: the envelope's type, id and data. */

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Emitter } from '../conn/emitter.js';
 import type { ConnState } from '../conn/state.js';
 import type {
   ActionType,
@@ -183,7 +184,7 @@ export class GameController {
   private writeQueued = false;
   private writeError: unknown;
   private snap: GameSnapshot;
-  private readonly handlers = new Map<keyof GameEvents, Set<(p: never) => void>>();
+  private readonly events = new Emitter<GameEvents>();
   private readonly unsubscribe: (() => void)[] = [];
 
   constructor(opts: GameControllerOptions) {
@@ -319,16 +320,7 @@ export class GameController {
 
   /** on subscribes to an event and returns the unsubscribe function. */
   on<K extends keyof GameEvents>(type: K, handler: (payload: GameEvents[K]) => void): () => void {
-    let set = this.handlers.get(type);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(type, set);
-    }
-    const h = handler as (p: never) => void;
-    set.add(h);
-    return () => {
-      this.handlers.get(type)?.delete(h);
-    };
+    return this.events.on(type, handler);
   }
 
   // -- actions ---------------------------------------------------------------
@@ -657,17 +649,8 @@ export class GameController {
     this.emit('toast', t);
   }
 
+  /** emit delivers an event; a throwing handler is reported, not propagated (conn/emitter.ts). */
   private emit<K extends keyof GameEvents>(type: K, payload: GameEvents[K]): void {
-    const set = this.handlers.get(type);
-    if (set === undefined) return;
-    for (const h of [...set]) {
-      try {
-        (h as (p: GameEvents[K]) => void)(payload);
-      } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
-      }
-    }
+    this.events.emit(type, payload);
   }
 }

@@ -60,4 +60,4 @@ export {
   type TabPeersOptions,
   type TabWatcherOptions,
 } from './tabs.js';
-export { affordable, quote, type Quote, type Quotes } from './quotes.js';
+export { affordable, quote, type Quotes } from './quotes.js';

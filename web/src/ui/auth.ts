@@ -6,6 +6,9 @@
  * @module
  */
 
+// The token's `sub` is read, not verified: the server verifies (protocol.md §1).
+import { tokenSubject } from '../conn/jwt.js';
+
 /** AUTH_KEY is where the token lives in `localStorage`. */
 export const AUTH_KEY = 'cosmic.auth';
 
@@ -13,20 +16,6 @@ export const AUTH_KEY = 'cosmic.auth';
 export interface Auth {
   user: string;
   token: string;
-}
-
-/** tokenSubject reads a JWT's `sub` without verifying it (the server verifies). */
-export function tokenSubject(token: string): string | undefined {
-  const payload = token.split('.')[1];
-  if (!payload) return undefined;
-  try {
-    const b64 = payload.replace(/-/g, '+').replace(/_/g, '/');
-    const claims: unknown = JSON.parse(atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4)));
-    const sub = (claims as { sub?: unknown } | null)?.sub;
-    return typeof sub === 'string' && sub !== '' ? sub : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 /** loadAuth returns the stored sign-in, if any. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Resources } from '../conn/protocol.js';
+import { RejectReason, type Resources } from '../conn/protocol.js';
 import type { Balance, BodyTypeInfo, TopicInfo } from '../core/index.js';
 import { affordable, type Quotes } from '../game/index.js';
 import { h } from './dom.js';
@@ -79,15 +79,15 @@ export class Picker {
       const q = quotes?.bodies.get(type);
       const cost = this.costs.get(type);
       if (q === undefined || cost === undefined) continue;
-      if (q.ok) {
+      if (q.cost !== undefined) {
         cost.replaceChildren(...costNodes(q.cost));
         b.classList.remove('locked');
         b.classList.toggle('unaffordable', !affordable(have, q.cost));
       } else {
-        cost.replaceChildren(
-          document.createTextNode(q.reason.includes('requires research') ? `needs ${humanize(q.reason.replace(/^.*requires research /, ''))}` : q.reason),
-        );
-        b.title = q.reason;
+        // The reason code, not the English message, says what to show.
+        const short = q.reason === RejectReason.RequiresResearch && q.requires !== undefined ? `needs ${humanize(q.requires)}` : q.message;
+        cost.replaceChildren(document.createTextNode(short));
+        b.title = q.message;
         b.classList.add('locked');
         b.classList.remove('unaffordable');
       }
@@ -140,14 +140,14 @@ export class ResearchPanel {
         r.button.replaceChildren('Max');
         r.button.disabled = true;
         r.row.classList.remove('unaffordable');
-      } else if (q?.ok) {
+      } else if (q?.cost !== undefined) {
         r.button.replaceChildren(`Lv ${level + 1} · `, ...costNodes(q.cost));
         r.button.disabled = false;
         r.row.classList.toggle('unaffordable', !affordable(have, q.cost));
       } else {
         r.button.replaceChildren('Research');
         r.button.disabled = q !== undefined;
-        if (q !== undefined && !q.ok) r.button.title = q.reason;
+        if (q !== undefined && q.cost === undefined) r.button.title = q.message;
       }
     }
   }
