@@ -163,10 +163,10 @@ func BenchmarkAppendResult(b *testing.B) {
 // write what encoding/json writes, so records and frames never depend on
 // which encoder built them.
 func FuzzAppendResultData(f *testing.F) {
-	f.Add(true, "planet created", "b-c1-42", uint64(42))
-	f.Add(false, "needs \"operator\" <role> & ü\u2028\n\x00\xff", "", uint64(0))
-	f.Fuzz(func(t *testing.T, success bool, message, bodyID string, version uint64) {
-		r := protocol.ActionResult{Success: success, Message: message, BodyID: bodyID, Version: version}
+	f.Add(true, "planet created", "", "b-c1-42", uint64(42))
+	f.Add(false, "needs \"operator\" <role> & ü\u2028\n\x00\xff", "operator_required", "", uint64(0))
+	f.Fuzz(func(t *testing.T, success bool, message, reason, bodyID string, version uint64) {
+		r := protocol.ActionResult{Success: success, Message: message, Reason: reason, BodyID: bodyID, Version: version}
 		want, err := json.Marshal(r)
 		if err != nil {
 			t.Fatal(err)
