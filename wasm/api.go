@@ -634,20 +634,30 @@ func (m *module) keepQueue(q *offline.Queue, confirmed *stateDoc) (*queueDoc, er
 	return d, nil
 }
 
-// queuePush(queue, pending) → {queue, outcome}: pending {id, type, data,
-// queued_at} validated, predicted and queued.
-func (m *module) queuePush(args []string) (any, error) {
+// queueAndPending reads the (queue, pending) arguments of queuePush and
+// queueAdopt: pending is {id, type, data, queued_at}.
+func (m *module) queueAndPending(args []string) (*queueDoc, offline.Pending, error) {
+	var p offline.Pending
 	qd, err := m.queueArg(args)
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
 	pText, err := arg(args, 1, "pending")
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
-	var p offline.Pending
 	if err := json.Unmarshal([]byte(pText), &p); err != nil {
-		return nil, badInput("pending: %v", err)
+		return nil, p, badInput("pending: %v", err)
+	}
+	return qd, p, nil
+}
+
+// queuePush(queue, pending) → {queue, outcome}: pending {id, type, data,
+// queued_at} validated, predicted and queued.
+func (m *module) queuePush(args []string) (any, error) {
+	qd, p, err := m.queueAndPending(args)
+	if err != nil {
+		return nil, err
 	}
 	q := qd.queue()
 	out, err := q.Push(p)
@@ -687,17 +697,9 @@ func pushError(err error) error {
 // queued_at} appended without the rules' check (offline.Queue.Adopt);
 // adopted is false, and the queue unchanged, when the id is already queued.
 func (m *module) queueAdopt(args []string) (any, error) {
-	qd, err := m.queueArg(args)
+	qd, p, err := m.queueAndPending(args)
 	if err != nil {
 		return nil, err
-	}
-	pText, err := arg(args, 1, "pending")
-	if err != nil {
-		return nil, err
-	}
-	var p offline.Pending
-	if err := json.Unmarshal([]byte(pText), &p); err != nil {
-		return nil, badInput("pending: %v", err)
 	}
 	q := qd.queue()
 	switch err := q.Adopt(p); {
