@@ -20,6 +20,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/cosmic-gardener/realtime/server/app"
 	"github.com/cosmic-gardener/realtime/server/config"
 	"github.com/cosmic-gardener/realtime/server/garden"
 	"github.com/cosmic-gardener/realtime/server/internal/wstest"
@@ -545,31 +546,88 @@ func TestSyncBandwidthCap(t *testing.T) {
 	}
 }
 
-// dialNonReader connects a device whose socket receive buffer is small, so
-// that the server's writes block as soon as it stops reading.
-func dialNonReader(t *testing.T, s *wstest.Server, user string) *wstest.Client {
+// pipeListener hands the server in-memory connections (net.Pipe): a
+// write blocks until the peer reads it, with no kernel buffer between, so
+// a client that stops reading blocks the server's writer on the very next
+// frame, whatever the machine's socket buffer sizes or load.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+// dial is an http.Transport DialContext: it hands one end of a new pipe
+// to Accept and returns the other.
+func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
+	client, server := net.Pipe()
+	select {
+	case l.conns <- server:
+		return client, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+// dialPipe connects user to s's app over a net.Pipe served by an
+// http.Server of its own (the same handler and timeouts as s.HTTP), and
+// reads the Welcome and the first full state, returning the size of its
+// data; after that nothing reads the connection unless the test does.
+func dialPipe(t *testing.T, s *wstest.Server, user string) (*wstest.Client, int) {
 	t.Helper()
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
-		}
-		return c, err
-	}}
+	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	hs := app.NewHTTPServer(s.Config, s.App.Handler(), nil)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		_ = hs.Serve(l)
+	}()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		<-served
+	})
+	tr := &http.Transport{DialContext: l.dial}
 	t.Cleanup(tr.CloseIdleConnections)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, s.WSURL("token="+s.Token(user, time.Hour)), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
+	conn, _, err := websocket.Dial(ctx, "ws://pipe/api/ws?token="+s.Token(user, time.Hour), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn.SetReadLimit(16 << 20)
 	t.Cleanup(func() { _ = conn.CloseNow() })
 	c := &wstest.Client{T: t, Conn: conn}
 	env := c.Next()
 	if err := json.Unmarshal(env.Data, &c.Welcome); err != nil || env.Type != protocol.TypeWelcome {
 		t.Fatalf("first message %s %s", env.Type, env.Data)
 	}
-	return c
+	env = c.Next()
+	if env.Type != protocol.TypeStateUpdate || !isFull(env) {
+		t.Fatalf("second message %s %.200s, want the full state", env.Type, env.Data)
+	}
+	return c, len(env.Data)
 }
 
 // bigGarden returns a SaveGame frame for a garden of n bodies.
@@ -585,9 +643,17 @@ func bigGarden(user string, n int) []byte {
 
 // TestSyncSlowReader: a device that stops reading does not delay the
 // others; its queue stays bounded and it is dropped once its control lane
-// overflows.
+// overflows, keeping its session for a resume.
+//
+// The stuck device is on a net.Pipe, so its state is known rather than
+// hoped for: once it stops reading, the server's writer blocks in the next
+// write and stays blocked until the connection is dropped. The test waits
+// on the session's counters for each step instead of pacing with sleeps,
+// and the inbound rate limit is raised so that the overflow, not the
+// abuse limit, ends the connection however fast the client sends.
 func TestSyncSlowReader(t *testing.T) {
-	s := wstest.Start(t, nil)
+	const maxControl = 1024 // sendq's default control lane
+	s := wstest.Start(t, func(c *config.Config) { c.RateBurst = 4 * maxControl })
 	a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
 	b := newMirror(t, s.Dial("alice", ""), true)
 	a.next()
@@ -597,31 +663,43 @@ func TestSyncSlowReader(t *testing.T) {
 		t.Fatalf("SaveGame frame of %d bytes is over the inbound limit", len(save))
 	}
 	a.c.SendRaw(string(save))
-	a.until(10*time.Second, "the save", func() bool { return a.results["save-big"] == 1 })
+	// Grown past one frame's limit: a full state over 64 KiB fills the
+	// server writer's batch by itself, so the writer writes it out (and
+	// blocks) before it takes anything else from the queue.
+	grow := make([][]byte, 150)
+	for i := range grow {
+		grow[i] = createFrame(fmt.Sprintf("g-%d", i), 1000+i)
+	}
+	waitWriter(t, writeAll(a.c, grow, 0))
+	a.until(10*time.Second, "the save and the growth", func() bool { return len(a.results) == 1+len(grow) })
 	if len(a.failed) > 0 {
 		t.Fatalf("refused: %q", a.failed)
 	}
 
-	// The stuck device asks for the full state, paced so that few
-	// requests coalesce, until the socket buffers (several MB on
-	// loopback) are full and the server's writer blocks; then it sends
-	// heartbeats, whose answers queue up. It never reads.
-	stuck := dialNonReader(t, s, "alice")
+	// The stuck device reads its Welcome and first state, then never
+	// again. Its GetState makes the writer number a full state and write
+	// it into the pipe, where it blocks; the heartbeat answers that follow
+	// queue up behind it.
+	stuck, full := dialPipe(t, s, "alice")
+	if full <= 64<<10 {
+		t.Fatalf("full state of %d bytes, the test needs one over 64 KiB", full)
+	}
 	sess, ok := s.App.Sessions().Get(stuck.Welcome.SessionID)
 	if !ok {
 		t.Fatal("no session for the stuck device")
 	}
-	for range 190 {
-		stuck.Send(map[string]string{"type": protocol.TypeGetState})
-		time.Sleep(3 * time.Millisecond) // pacing the client
-	}
+	seq0 := sess.Stats().Seq
+	stuck.Send(map[string]string{"type": protocol.TypeGetState})
+	pollUntil(t, 10*time.Second, "the writer to take the full state", func() bool { return sess.Stats().Seq == seq0+1 })
+	blocked := time.Now()
 	const pings = 10
 	for range pings {
 		stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
 	}
-	pollUntil(t, 5*time.Second, "heartbeat answers to queue up", func() bool { return sess.Stats().Queued == pings })
+	pollUntil(t, 10*time.Second, "heartbeat answers to queue up", func() bool { return sess.Stats().Queued == pings })
 
-	// Meanwhile the others go on.
+	// Meanwhile the others go on: B converges while the stuck device's
+	// writer is blocked, so nothing B gets waits for it.
 	v0 := currentSnapshot(t, s, "alice").Version
 	frames := make([][]byte, 50)
 	for i := range frames {
@@ -629,48 +707,41 @@ func TestSyncSlowReader(t *testing.T) {
 	}
 	waitWriter(t, writeAll(a.c, frames, 0))
 	b.until(20*time.Second, "convergence", func() bool { return b.state.Version == v0+uint64(len(frames)) })
-	a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(frames) })
+	a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(grow)+len(frames) })
 	if len(a.failed) > 0 {
 		t.Fatalf("refused: %q", a.failed)
 	}
 	b.converged(s, "alice")
-	// B hears of each change before A gets its result: B trails by at
-	// most its rate window, whatever the stuck device does.
-	lag := b.updates[len(b.updates)-1].at.Sub(a.lastResult)
-	t.Logf("B's last update %s after A's last result", lag)
-	if lag > time.Second {
-		t.Fatalf("B converged %s after A's last result", lag)
+	t.Logf("B's last update %s after A's last result", b.updates[len(b.updates)-1].at.Sub(a.lastResult))
+
+	// The stuck device's writer is still blocked (no state numbered since,
+	// though 50 changes happened) and its queue bounded: the heartbeat
+	// answers and one pending state, no resend entries.
+	if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != pings || st.Resend != 0 || !st.Attached {
+		t.Fatalf("stuck session stats %+v, want seq %d, %d queued, attached", st, seq0+1, pings)
 	}
 
-	// The stuck device's writer is still blocked and its queue bounded:
-	// the heartbeat answers, one pending state, no resend entries.
-	if st := sess.Stats(); st.Queued != pings || st.Resend != 0 || !st.Attached {
-		t.Fatalf("stuck session stats %+v", st)
-	}
-
-	// Overflowing its control lane (1024 messages) drops it, or the
-	// write watchdog does first; either way it can resume later. Paced
-	// to stay clear of the abuse limit (100 rate-limited messages in a
-	// row close with 4429): every message, answered or refused, queues
-	// one frame.
+	// Overflowing its control lane drops it without a handshake: the
+	// server closes its end of the pipe, so the client's writes fail. The
+	// overflow is counted before the connection is closed.
 	overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
-	// The server drops the connection without a handshake once it
-	// overflows, so writes may start failing: that is the point.
-	for range 1100 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := stuck.Conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
+	var werr error
+	for i := 0; i < 2*maxControl && werr == nil; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		werr = stuck.Conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
 		cancel()
-		if err != nil {
-			t.Logf("write after overflow: %v", err)
-			break
+		if st := sess.Stats(); st.Queued > maxControl {
+			t.Fatalf("the stuck device's queue grew to %d", st.Queued)
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
-	if st := sess.Stats(); st.Attached && st.Queued > 1024 {
-		t.Fatalf("the stuck device's queue grew to %d", st.Queued)
+	if werr == nil {
+		t.Fatalf("%d heartbeats written to a device that reads nothing; still connected: %+v", 2*maxControl, sess.Stats())
 	}
-	pollUntil(t, 15*time.Second, "the stuck connection to be dropped", func() bool { return !sess.Stats().Attached })
-	t.Logf("dropped; send queue overflows: %v", scrapeMetric(t, s, "cosmic_sendq_overflows_total")-overflows)
+	t.Logf("write after the drop: %v; %s from the blocked write to the drop", werr, time.Since(blocked))
+	if d := scrapeMetric(t, s, "cosmic_sendq_overflows_total") - overflows; d < 1 {
+		t.Fatalf("dropped with %v send queue overflows, want the overflow to drop it", d)
+	}
+	pollUntil(t, 10*time.Second, "the stuck connection to detach", func() bool { return !sess.Stats().Attached })
 	if _, ok := s.App.Sessions().Get(sess.ID()); !ok {
 		t.Fatal("the dropped device's session is gone: it could not resume")
 	}
