@@ -10,17 +10,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
 
-	"github.com/cosmic-gardener/realtime/server/app"
 	"github.com/cosmic-gardener/realtime/server/config"
 	"github.com/cosmic-gardener/realtime/server/garden"
 	"github.com/cosmic-gardener/realtime/server/internal/wstest"
@@ -303,7 +301,7 @@ func maxPerSecond(updates []arrival) int {
 // scrapeMetric returns the value of an unlabelled sample on /metrics.
 func scrapeMetric(t *testing.T, s *wstest.Server, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(s.URL("/metrics"))
+	resp, err := s.Client.Get(s.URL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,28 +337,32 @@ func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 }
 
 // TestSyncLeadingEdge: an idle device gets another device's change at
-// once; a second change right after waits for the rate window.
+// once; a second change right after waits for the rate window. It runs in
+// a synctest bubble over pipes: time is fake, so the window is waited out
+// in no time and the arrival times are exact, whatever the machine's load.
 func TestSyncLeadingEdge(t *testing.T) {
-	s := wstest.Start(t, func(c *config.Config) { c.MaxUpdatesPerSec = 1 })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	// b's window opened with its first state; let it pass: b is idle.
-	time.Sleep(1100 * time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxUpdatesPerSec = 1 }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		// b's window opened with its first state; let it pass: b is idle.
+		time.Sleep(1100 * time.Millisecond)
 
-	start := time.Now()
-	a.c.Send(json.RawMessage(createFrame("e1", 1)))
-	b.until(5*time.Second, "the first update", func() bool { return len(b.updates) == 2 })
-	if d := b.updates[1].at.Sub(start); d > 500*time.Millisecond {
-		t.Fatalf("idle device got the update after %s; the window is 1s, leading edge expected", d)
-	}
-	a.c.Send(json.RawMessage(createFrame("e2", 2)))
-	b.until(5*time.Second, "the second update", func() bool { return len(b.updates) == 3 })
-	if d := b.updates[2].at.Sub(b.updates[1].at); d < 900*time.Millisecond {
-		t.Fatalf("second update %s after the first, want the 1s window", d)
-	}
-	b.converged(s, "alice")
+		start := time.Now()
+		a.c.Send(json.RawMessage(createFrame("e1", 1)))
+		b.until(5*time.Second, "the first update", func() bool { return len(b.updates) == 2 })
+		if d := b.updates[1].at.Sub(start); d != 0 {
+			t.Fatalf("idle device got the update after %s; the window is 1s, leading edge expected", d)
+		}
+		a.c.Send(json.RawMessage(createFrame("e2", 2)))
+		b.until(5*time.Second, "the second update", func() bool { return len(b.updates) == 3 })
+		if d := b.updates[2].at.Sub(b.updates[1].at); d != time.Second {
+			t.Fatalf("second update %s after the first, want the 1s window", d)
+		}
+		b.converged(s, "alice")
+	})
 }
 
 // TestSyncRapidChanges: 100 changes from device A, sent as fast as it can
@@ -546,90 +548,6 @@ func TestSyncBandwidthCap(t *testing.T) {
 	}
 }
 
-// pipeListener hands the server in-memory connections (net.Pipe): a
-// write blocks until the peer reads it, with no kernel buffer between, so
-// a client that stops reading blocks the server's writer on the very next
-// frame, whatever the machine's socket buffer sizes or load.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-type pipeAddr struct{}
-
-func (pipeAddr) Network() string { return "pipe" }
-func (pipeAddr) String() string  { return "pipe" }
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (l *pipeListener) Close() error {
-	l.once.Do(func() { close(l.closed) })
-	return nil
-}
-
-func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
-
-// dial is an http.Transport DialContext: it hands one end of a new pipe
-// to Accept and returns the other.
-func (l *pipeListener) dial(ctx context.Context, _, _ string) (net.Conn, error) {
-	client, server := net.Pipe()
-	select {
-	case l.conns <- server:
-		return client, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-// dialPipe connects user to s's app over a net.Pipe served by an
-// http.Server of its own (the same handler and timeouts as s.HTTP), and
-// reads the Welcome and the first full state, returning the size of its
-// data; after that nothing reads the connection unless the test does.
-func dialPipe(t *testing.T, s *wstest.Server, user string) (*wstest.Client, int) {
-	t.Helper()
-	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
-	hs := app.NewHTTPServer(s.Config, s.App.Handler(), nil)
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(l)
-	}()
-	t.Cleanup(func() {
-		_ = hs.Close()
-		<-served
-	})
-	tr := &http.Transport{DialContext: l.dial}
-	t.Cleanup(tr.CloseIdleConnections)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, "ws://pipe/api/ws?token="+s.Token(user, time.Hour), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadLimit(16 << 20)
-	t.Cleanup(func() { _ = conn.CloseNow() })
-	c := &wstest.Client{T: t, Conn: conn}
-	env := c.Next()
-	if err := json.Unmarshal(env.Data, &c.Welcome); err != nil || env.Type != protocol.TypeWelcome {
-		t.Fatalf("first message %s %s", env.Type, env.Data)
-	}
-	env = c.Next()
-	if env.Type != protocol.TypeStateUpdate || !isFull(env) {
-		t.Fatalf("second message %s %.200s, want the full state", env.Type, env.Data)
-	}
-	return c, len(env.Data)
-}
-
 // bigGarden returns a SaveGame frame for a garden of n bodies.
 func bigGarden(user string, n int) []byte {
 	st := game.State{Owner: user, Bodies: map[string]*game.Body{}, Research: map[string]int{},
@@ -645,106 +563,116 @@ func bigGarden(user string, n int) []byte {
 // others; its queue stays bounded and it is dropped once its control lane
 // overflows, keeping its session for a resume.
 //
-// The stuck device is on a net.Pipe, so its state is known rather than
-// hoped for: once it stops reading, the server's writer blocks in the next
-// write and stays blocked until the connection is dropped. The test waits
-// on the session's counters for each step instead of pacing with sleeps,
-// and the inbound rate limit is raised so that the overflow, not the
-// abuse limit, ends the connection however fast the client sends.
+// Every device is on a net.Pipe and the test runs in a synctest bubble, so
+// the stuck device's state is known rather than hoped for: with no kernel
+// buffer, once it stops reading the server's writer blocks in its next
+// write until the connection is dropped, and synctest.Wait returns when
+// the server has handled what the device sent, with every goroutine
+// parked. Time is fake: the write watchdog (10 s) cannot fire however
+// slow the machine. The inbound rate limit is raised so that the
+// overflow, not the abuse limit, ends the connection however fast the
+// client sends.
 func TestSyncSlowReader(t *testing.T) {
-	const maxControl = 1024 // sendq's default control lane
-	s := wstest.Start(t, func(c *config.Config) { c.RateBurst = 4 * maxControl })
-	a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	save := bigGarden("alice", 600) // a full state of about 60 KB
-	if len(save) > protocol.MaxFrameBytes {
-		t.Fatalf("SaveGame frame of %d bytes is over the inbound limit", len(save))
-	}
-	a.c.SendRaw(string(save))
-	// Grown past one frame's limit: a full state over 64 KiB fills the
-	// server writer's batch by itself, so the writer writes it out (and
-	// blocks) before it takes anything else from the queue.
-	grow := make([][]byte, 150)
-	for i := range grow {
-		grow[i] = createFrame(fmt.Sprintf("g-%d", i), 1000+i)
-	}
-	waitWriter(t, writeAll(a.c, grow, 0))
-	a.until(10*time.Second, "the save and the growth", func() bool { return len(a.results) == 1+len(grow) })
-	if len(a.failed) > 0 {
-		t.Fatalf("refused: %q", a.failed)
-	}
-
-	// The stuck device reads its Welcome and first state, then never
-	// again. Its GetState makes the writer number a full state and write
-	// it into the pipe, where it blocks; the heartbeat answers that follow
-	// queue up behind it.
-	stuck, full := dialPipe(t, s, "alice")
-	if full <= 64<<10 {
-		t.Fatalf("full state of %d bytes, the test needs one over 64 KiB", full)
-	}
-	sess, ok := s.App.Sessions().Get(stuck.Welcome.SessionID)
-	if !ok {
-		t.Fatal("no session for the stuck device")
-	}
-	seq0 := sess.Stats().Seq
-	stuck.Send(map[string]string{"type": protocol.TypeGetState})
-	pollUntil(t, 10*time.Second, "the writer to take the full state", func() bool { return sess.Stats().Seq == seq0+1 })
-	blocked := time.Now()
-	const pings = 10
-	for range pings {
-		stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
-	}
-	pollUntil(t, 10*time.Second, "heartbeat answers to queue up", func() bool { return sess.Stats().Queued == pings })
-
-	// Meanwhile the others go on: B converges while the stuck device's
-	// writer is blocked, so nothing B gets waits for it.
-	v0 := currentSnapshot(t, s, "alice").Version
-	frames := make([][]byte, 50)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("m-%d", i), i)
-	}
-	waitWriter(t, writeAll(a.c, frames, 0))
-	b.until(20*time.Second, "convergence", func() bool { return b.state.Version == v0+uint64(len(frames)) })
-	a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(grow)+len(frames) })
-	if len(a.failed) > 0 {
-		t.Fatalf("refused: %q", a.failed)
-	}
-	b.converged(s, "alice")
-	t.Logf("B's last update %s after A's last result", b.updates[len(b.updates)-1].at.Sub(a.lastResult))
-
-	// The stuck device's writer is still blocked (no state numbered since,
-	// though 50 changes happened) and its queue bounded: the heartbeat
-	// answers and one pending state, no resend entries.
-	if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != pings || st.Resend != 0 || !st.Attached {
-		t.Fatalf("stuck session stats %+v, want seq %d, %d queued, attached", st, seq0+1, pings)
-	}
-
-	// Overflowing its control lane drops it without a handshake: the
-	// server closes its end of the pipe, so the client's writes fail. The
-	// overflow is counted before the connection is closed.
-	overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
-	var werr error
-	for i := 0; i < 2*maxControl && werr == nil; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		werr = stuck.Conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
-		cancel()
-		if st := sess.Stats(); st.Queued > maxControl {
-			t.Fatalf("the stuck device's queue grew to %d", st.Queued)
+	synctest.Test(t, func(t *testing.T) {
+		const maxControl = 1024 // sendq's default control lane
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.RateBurst = 4 * maxControl }})
+		a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		save := bigGarden("alice", 600) // a full state of about 60 KB
+		if len(save) > protocol.MaxFrameBytes {
+			t.Fatalf("SaveGame frame of %d bytes is over the inbound limit", len(save))
 		}
-	}
-	if werr == nil {
-		t.Fatalf("%d heartbeats written to a device that reads nothing; still connected: %+v", 2*maxControl, sess.Stats())
-	}
-	t.Logf("write after the drop: %v; %s from the blocked write to the drop", werr, time.Since(blocked))
-	if d := scrapeMetric(t, s, "cosmic_sendq_overflows_total") - overflows; d < 1 {
-		t.Fatalf("dropped with %v send queue overflows, want the overflow to drop it", d)
-	}
-	pollUntil(t, 10*time.Second, "the stuck connection to detach", func() bool { return !sess.Stats().Attached })
-	if _, ok := s.App.Sessions().Get(sess.ID()); !ok {
-		t.Fatal("the dropped device's session is gone: it could not resume")
-	}
+		a.c.SendRaw(string(save))
+		// Grown past one frame's limit: a full state over 64 KiB fills the
+		// server writer's batch by itself, so the writer writes it out (and
+		// blocks) before it takes anything else from the queue.
+		grow := make([][]byte, 150)
+		for i := range grow {
+			grow[i] = createFrame(fmt.Sprintf("g-%d", i), 1000+i)
+		}
+		waitWriter(t, writeAll(a.c, grow, 0))
+		a.until(10*time.Second, "the save and the growth", func() bool { return len(a.results) == 1+len(grow) })
+		if len(a.failed) > 0 {
+			t.Fatalf("refused: %q", a.failed)
+		}
+
+		// The stuck device reads its Welcome and first state, then never
+		// again. Its GetState makes the writer number a full state and
+		// write it into the pipe, where it blocks; the heartbeat answers
+		// that follow queue up behind it.
+		stuck := s.Dial("alice", "")
+		if env := stuck.Next(); env.Type != protocol.TypeStateUpdate || !isFull(env) || len(env.Data) <= 64<<10 {
+			t.Fatalf("got %s of %d bytes, the test needs a full state over 64 KiB", env.Type, len(env.Data))
+		}
+		sess, ok := s.App.Sessions().Get(stuck.Welcome.SessionID)
+		if !ok {
+			t.Fatal("no session for the stuck device")
+		}
+		seq0 := sess.Stats().Seq
+		stuck.Send(map[string]string{"type": protocol.TypeGetState})
+		synctest.Wait()
+		if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != 0 {
+			t.Fatalf("after GetState: %+v, want seq %d (the full state, being written)", st, seq0+1)
+		}
+		const pings = 10
+		for range pings {
+			stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
+		}
+		synctest.Wait()
+		if st := sess.Stats(); st.Queued != pings {
+			t.Fatalf("after %d heartbeats: %+v, want them all queued", pings, st)
+		}
+
+		// Meanwhile the others go on: B converges while the stuck device's
+		// writer is blocked, so nothing B gets waits for it.
+		v0 := currentSnapshot(t, s, "alice").Version
+		frames := make([][]byte, 50)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("m-%d", i), i)
+		}
+		waitWriter(t, writeAll(a.c, frames, 0))
+		b.until(20*time.Second, "convergence", func() bool { return b.state.Version == v0+uint64(len(frames)) })
+		a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(grow)+len(frames) })
+		if len(a.failed) > 0 {
+			t.Fatalf("refused: %q", a.failed)
+		}
+		b.converged(s, "alice")
+		// B trails A by at most its rate window (100 ms), in fake time.
+		if lag := b.updates[len(b.updates)-1].at.Sub(a.lastResult); lag > 100*time.Millisecond {
+			t.Fatalf("B converged %s after A's last result", lag)
+		}
+
+		// The stuck device's writer is still blocked (no state numbered
+		// since, though 50 changes happened) and its queue bounded: the
+		// heartbeat answers and one pending state, no resend entries.
+		if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != pings || st.Resend != 0 || !st.Attached {
+			t.Fatalf("stuck session stats %+v, want seq %d, %d queued, attached", st, seq0+1, pings)
+		}
+
+		// Overflowing its control lane drops it without a handshake: the
+		// server closes its end of the pipe, so the client's writes fail.
+		overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
+		var werr error
+		for i := 0; i < 2*maxControl && werr == nil; i++ {
+			werr = stuck.Conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
+		}
+		if werr == nil {
+			t.Fatalf("%d heartbeats written to a device that reads nothing; still connected: %+v", 2*maxControl, sess.Stats())
+		}
+		synctest.Wait()
+		t.Logf("write after the drop: %v", werr)
+		if st := sess.Stats(); st.Attached || st.Queued > maxControl {
+			t.Fatalf("after the overflow: %+v, want detached", st)
+		}
+		if d := scrapeMetric(t, s, "cosmic_sendq_overflows_total") - overflows; d < 1 {
+			t.Fatalf("dropped with %v send queue overflows, want the overflow to drop it", d)
+		}
+		if _, ok := s.App.Sessions().Get(sess.ID()); !ok {
+			t.Fatal("the dropped device's session is gone: it could not resume")
+		}
+	})
 }
 
 // TestSyncResumeAfterDrop: the connection dies with results unread; the
