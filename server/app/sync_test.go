@@ -323,19 +323,6 @@ func scrapeMetric(t *testing.T, s *wstest.Server, name string) float64 {
 	return 0
 }
 
-// pollUntil waits until cond holds, failing after d. For state the server
-// exposes no event of (session counters, metrics).
-func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSyncLeadingEdge: an idle device gets another device's change at
 // once; a second change right after waits for the rate window. It runs in
 // a synctest bubble over pipes: time is fake, so the window is waited out
@@ -679,44 +666,49 @@ func TestSyncSlowReader(t *testing.T) {
 // resumed session delivers each of them exactly once, in seq order, and the
 // state converges.
 func TestSyncResumeAfterDrop(t *testing.T) {
-	const n = 20
-	s := wstest.Start(t, nil)
-	m := newMirror(t, s.Dial("alice", ""), true)
-	m.next()
-	v0 := m.state.Version
-	id := m.c.Welcome.SessionID
-	sess, _ := s.App.Sessions().Get(id)
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20
+		s := wstest.StartWith(t, wstest.Options{Pipe: true})
+		m := newMirror(t, s.Dial("alice", ""), true)
+		m.next()
+		v0 := m.state.Version
+		id := m.c.Welcome.SessionID
+		sess, _ := s.App.Sessions().Get(id)
 
-	frames := make([][]byte, n)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("d-%d", i), i)
-	}
-	waitWriter(t, writeAll(m.c, frames, 0))
-	m.until(10*time.Second, "five results", func() bool { return len(m.results) == 5 })
-	// Every result exists on the server (numbered, unacknowledged) before
-	// the drop, so each must arrive exactly once after it.
-	pollUntil(t, 10*time.Second, "all results", func() bool { return sess.Stats().Resend == n })
-	lastSeq := m.lastSeq
-	_ = m.c.Conn.CloseNow()
-
-	r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
-	if !r.c.Welcome.Resumed || r.c.Welcome.SessionID != id {
-		t.Fatalf("welcome %+v", r.c.Welcome)
-	}
-	r.state, r.lastSeq, r.results = m.state, lastSeq, m.results
-	r.until(10*time.Second, "every result and the final state", func() bool {
-		return len(r.results) == n && r.state.Version == v0+n
-	})
-	r.barrier() // anything duplicated would come before the answer
-	for i := range n {
-		if got := r.results[fmt.Sprintf("d-%d", i)]; got != 1 {
-			t.Fatalf("result d-%d received %d times", i, got)
+		frames := make([][]byte, n)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("d-%d", i), i)
 		}
-	}
-	if len(r.failed) > 0 {
-		t.Fatalf("refused: %q", r.failed)
-	}
-	r.converged(s, "alice")
+		waitWriter(t, writeAll(m.c, frames, 0))
+		m.until(10*time.Second, "five results", func() bool { return len(m.results) == 5 })
+		// Every result exists on the server (numbered, unacknowledged) before
+		// the drop, so each must arrive exactly once after it.
+		synctest.Wait()
+		if st := sess.Stats(); st.Resend != n {
+			t.Fatalf("%d results kept for resend, want %d", st.Resend, n)
+		}
+		lastSeq := m.lastSeq
+		_ = m.c.Conn.CloseNow()
+
+		r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
+		if !r.c.Welcome.Resumed || r.c.Welcome.SessionID != id {
+			t.Fatalf("welcome %+v", r.c.Welcome)
+		}
+		r.state, r.lastSeq, r.results = m.state, lastSeq, m.results
+		r.until(10*time.Second, "every result and the final state", func() bool {
+			return len(r.results) == n && r.state.Version == v0+n
+		})
+		r.barrier() // anything duplicated would come before the answer
+		for i := range n {
+			if got := r.results[fmt.Sprintf("d-%d", i)]; got != 1 {
+				t.Fatalf("result d-%d received %d times", i, got)
+			}
+		}
+		if len(r.failed) > 0 {
+			t.Fatalf("refused: %q", r.failed)
+		}
+		r.converged(s, "alice")
+	})
 }
 
 // TestSyncResumeUnknown: an unknown session id starts a new session with a
@@ -757,46 +749,51 @@ func TestSyncTakeover(t *testing.T) {
 // TestSyncAckTrims: once acknowledged, results are not re-sent by a
 // resume, even one claiming an older last_seq.
 func TestSyncAckTrims(t *testing.T) {
-	s := wstest.Start(t, nil)
-	m := newMirror(t, s.Dial("alice", ""), true)
-	m.next()
-	id := m.c.Welcome.SessionID
-	sess, _ := s.App.Sessions().Get(id)
-	for i := range 5 {
-		m.c.Send(json.RawMessage(createFrame(fmt.Sprintf("k-%d", i), i)))
-	}
-	v0 := m.state.Version
-	m.until(5*time.Second, "five results and their state", func() bool { return len(m.results) == 5 && m.state.Version == v0+5 })
-	acked := m.lastSeq
-	m.c.Send(map[string]any{"type": protocol.TypeAck, "data": map[string]uint64{"seq": acked}})
-	m.barrier()
-	if st := sess.Stats(); st.Acked != acked || st.Resend != 0 {
-		t.Fatalf("after Ack(%d): %+v", acked, st)
-	}
-	// One more result, unread, then the drop.
-	m.c.Send(json.RawMessage(createFrame("unread", 9)))
-	pollUntil(t, 5*time.Second, "the last result", func() bool { return sess.Stats().Resend == 1 })
-	_ = m.c.Conn.CloseNow()
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true})
+		m := newMirror(t, s.Dial("alice", ""), true)
+		m.next()
+		id := m.c.Welcome.SessionID
+		sess, _ := s.App.Sessions().Get(id)
+		for i := range 5 {
+			m.c.Send(json.RawMessage(createFrame(fmt.Sprintf("k-%d", i), i)))
+		}
+		v0 := m.state.Version
+		m.until(5*time.Second, "five results and their state", func() bool { return len(m.results) == 5 && m.state.Version == v0+5 })
+		acked := m.lastSeq
+		m.c.Send(map[string]any{"type": protocol.TypeAck, "data": map[string]uint64{"seq": acked}})
+		m.barrier()
+		if st := sess.Stats(); st.Acked != acked || st.Resend != 0 {
+			t.Fatalf("after Ack(%d): %+v", acked, st)
+		}
+		// One more result, unread, then the drop.
+		m.c.Send(json.RawMessage(createFrame("unread", 9)))
+		synctest.Wait()
+		if st := sess.Stats(); st.Resend != 1 {
+			t.Fatalf("%d results kept for resend, want the last one", st.Resend)
+		}
+		_ = m.c.Conn.CloseNow()
 
-	for _, lastSeq := range []uint64{acked, 1} {
-		r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
-		if !r.c.Welcome.Resumed {
-			t.Fatalf("welcome %+v", r.c.Welcome)
+		for _, lastSeq := range []uint64{acked, 1} {
+			r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
+			if !r.c.Welcome.Resumed {
+				t.Fatalf("welcome %+v", r.c.Welcome)
+			}
+			if lastSeq == acked {
+				r.state = m.state
+			}
+			r.lastSeq = lastSeq
+			r.barrier()
+			r.until(5*time.Second, "the catch-up state", func() bool { return r.state.Version == v0+6 })
+			if len(r.results) != 1 || r.results["unread"] != 1 {
+				t.Fatalf("last_seq %d: results re-sent %v, want only the unacknowledged one", lastSeq, r.results)
+			}
+			// Predating the ack, the client gets a full state.
+			if lastSeq < acked && (len(r.updates) == 0 || !r.updates[0].full) {
+				t.Fatalf("last_seq %d before the ack %d: no full state", lastSeq, acked)
+			}
+			r.converged(s, "alice")
+			_ = r.c.Conn.CloseNow()
 		}
-		if lastSeq == acked {
-			r.state = m.state
-		}
-		r.lastSeq = lastSeq
-		r.barrier()
-		r.until(5*time.Second, "the catch-up state", func() bool { return r.state.Version == v0+6 })
-		if len(r.results) != 1 || r.results["unread"] != 1 {
-			t.Fatalf("last_seq %d: results re-sent %v, want only the unacknowledged one", lastSeq, r.results)
-		}
-		// Predating the ack, the client gets a full state.
-		if lastSeq < acked && (len(r.updates) == 0 || !r.updates[0].full) {
-			t.Fatalf("last_seq %d before the ack %d: no full state", lastSeq, acked)
-		}
-		r.converged(s, "alice")
-		_ = r.c.Conn.CloseNow()
-	}
+	})
 }
