@@ -364,39 +364,41 @@ func TestSyncRapidChanges(t *testing.T) {
 		{"paced", 15 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := wstest.Start(t, nil)
-			a := newMirror(t, s.Dial("alice", ""), true)
-			b := newMirror(t, s.Dial("alice", ""), true)
-			a.next()
-			b.next()
-			v0 := b.state.Version
+			synctest.Test(t, func(t *testing.T) {
+				s := wstest.StartWith(t, wstest.Options{Pipe: true})
+				a := newMirror(t, s.Dial("alice", ""), true)
+				b := newMirror(t, s.Dial("alice", ""), true)
+				a.next()
+				b.next()
+				v0 := b.state.Version
 
-			// Spend on research too; the starting resources cover all 100.
-			frames := make([][]byte, 0, 100)
-			research := []string{"asteroid_mining", "stellar_fusion", "asteroid_mining", "gravity_wells", "stellar_fusion"}
-			for i := range 100 {
-				if i%20 == 10 {
-					frames = append(frames, encodeAction(protocol.TypeResearch, fmt.Sprintf("r-%d", i), map[string]string{"topic": research[i/20]}))
-					continue
+				// Spend on research too; the starting resources cover all 100.
+				frames := make([][]byte, 0, 100)
+				research := []string{"asteroid_mining", "stellar_fusion", "asteroid_mining", "gravity_wells", "stellar_fusion"}
+				for i := range 100 {
+					if i%20 == 10 {
+						frames = append(frames, encodeAction(protocol.TypeResearch, fmt.Sprintf("r-%d", i), map[string]string{"topic": research[i/20]}))
+						continue
+					}
+					frames = append(frames, createFrame(fmt.Sprintf("c-%d", i), i))
 				}
-				frames = append(frames, createFrame(fmt.Sprintf("c-%d", i), i))
-			}
-			done := writeAll(a.c, frames, tt.gap)
-			b.until(30*time.Second, "convergence", func() bool { return b.state.Version == v0+100 })
-			waitWriter(t, done)
-			a.until(10*time.Second, "100 results", func() bool { return len(a.results) == 100 })
-			if len(a.failed) > 0 {
-				t.Fatalf("refused: %q", a.failed)
-			}
-			b.converged(s, "alice")
+				done := writeAll(a.c, frames, tt.gap)
+				b.until(30*time.Second, "convergence", func() bool { return b.state.Version == v0+100 })
+				waitWriter(t, done)
+				a.until(10*time.Second, "100 results", func() bool { return len(a.results) == 100 })
+				if len(a.failed) > 0 {
+					t.Fatalf("refused: %q", a.failed)
+				}
+				b.converged(s, "alice")
 
-			flood := b.updates[1:]
-			n := maxPerSecond(flood)
-			t.Logf("100 changes reached B as %d updates over %s, at most %d in a second",
-				len(flood), flood[len(flood)-1].at.Sub(flood[0].at), n)
-			if n > 11 {
-				t.Fatalf("%d state updates within one second, want at most 11", n)
-			}
+				flood := b.updates[1:]
+				n := maxPerSecond(flood)
+				t.Logf("100 changes reached B as %d updates over %s, at most %d in a second",
+					len(flood), flood[len(flood)-1].at.Sub(flood[0].at), n)
+				if n > 11 {
+					t.Fatalf("%d state updates within one second, want at most 11", n)
+				}
+			})
 		})
 	}
 }
@@ -405,134 +407,138 @@ func TestSyncRapidChanges(t *testing.T) {
 // flood of changes from another device, B's own ActionResult comes before
 // the next state update.
 func TestSyncAnswerOvertakesState(t *testing.T) {
-	s := wstest.Start(t, func(c *config.Config) { c.MaxUpdatesPerSec = 1 })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	frames := make([][]byte, 60)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("f-%d", i), i)
-	}
-	done := writeAll(a.c, frames, 25*time.Millisecond) // 1.5 s of changes
-
-	for round := range 2 {
-		n := len(b.updates)
-		b.until(5*time.Second, "a flood update", func() bool { return len(b.updates) > n })
-		// b's window restarted with that update: its own answer is due
-		// well before the next one.
-		id := fmt.Sprintf("b-own-%d", round)
-		b.c.Send(json.RawMessage(createFrame(id, 1000+round)))
-		env := b.next()
-		if env.Type != protocol.TypeActionResult || env.ID != id {
-			t.Fatalf("round %d: got %s %q first, want the ActionResult of %s", round, env.Type, env.ID, id)
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxUpdatesPerSec = 1 }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		frames := make([][]byte, 60)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("f-%d", i), i)
 		}
-	}
-	waitWriter(t, done)
-	a.until(10*time.Second, "the flood's results", func() bool { return len(a.results) == len(frames) })
-	b.until(5*time.Second, "convergence", func() bool { return b.state.Version == currentSnapshot(t, s, "alice").Version })
-	b.converged(s, "alice")
-	if n := maxPerSecond(b.updates[1:]); n > 2 {
-		t.Fatalf("%d updates in one second at 1 per second", n)
-	}
+		done := writeAll(a.c, frames, 25*time.Millisecond) // 1.5 s of changes
+
+		for round := range 2 {
+			n := len(b.updates)
+			b.until(5*time.Second, "a flood update", func() bool { return len(b.updates) > n })
+			// b's window restarted with that update: its own answer is due
+			// well before the next one.
+			id := fmt.Sprintf("b-own-%d", round)
+			b.c.Send(json.RawMessage(createFrame(id, 1000+round)))
+			env := b.next()
+			if env.Type != protocol.TypeActionResult || env.ID != id {
+				t.Fatalf("round %d: got %s %q first, want the ActionResult of %s", round, env.Type, env.ID, id)
+			}
+		}
+		waitWriter(t, done)
+		a.until(10*time.Second, "the flood's results", func() bool { return len(a.results) == len(frames) })
+		b.until(5*time.Second, "convergence", func() bool { return b.state.Version == currentSnapshot(t, s, "alice").Version })
+		b.converged(s, "alice")
+		if n := maxPerSecond(b.updates[1:]); n > 2 {
+			t.Fatalf("%d updates in one second at 1 per second", n)
+		}
+	})
 }
 
 // TestSyncBandwidthCap: a device asking for the full state as often as it
 // may receives no more state bytes than the byte budget allows, while its
 // heartbeats are answered at once.
 func TestSyncBandwidthCap(t *testing.T) {
-	const capBytes, span = 20_000, 5 * time.Second
-	s := wstest.Start(t, func(c *config.Config) { c.MaxBytesPerSec = capBytes })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	// A garden of about 5 KB: each full state is a quarter of the budget.
-	frames := make([][]byte, 40)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("seed-%d", i), i)
-	}
-	waitWriter(t, writeAll(a.c, frames, 0))
-	a.until(10*time.Second, "the seed", func() bool { return len(a.results) == len(frames) })
+	synctest.Test(t, func(t *testing.T) {
+		const capBytes, span = 20_000, 5 * time.Second
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxBytesPerSec = capBytes }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		// A garden of about 5 KB: each full state is a quarter of the budget.
+		frames := make([][]byte, 40)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("seed-%d", i), i)
+		}
+		waitWriter(t, writeAll(a.c, frames, 0))
+		a.until(10*time.Second, "the seed", func() bool { return len(a.results) == len(frames) })
 
-	b := newMirror(t, s.Dial("alice", ""), true)
-	b.next()
-	full := b.updates[0].bytes
-	if full < 4000 || full > 8000 {
-		t.Fatalf("full state of %d bytes, the test wants about 5 KB", full)
-	}
+		b := newMirror(t, s.Dial("alice", ""), true)
+		b.next()
+		full := b.updates[0].bytes
+		if full < 4000 || full > 8000 {
+			t.Fatalf("full state of %d bytes, the test wants about 5 KB", full)
+		}
 
-	// 20 GetState a second (400% of the budget) and a heartbeat every
-	// 250 ms, for the span; the test goroutine reads.
-	var (
-		mu    sync.Mutex
-		pings []time.Time
-	)
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-tick.C:
+		// 20 GetState a second (400% of the budget) and a heartbeat every
+		// 250 ms, for the span; the test goroutine reads.
+		var (
+			mu    sync.Mutex
+			pings []time.Time
+		)
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				case <-tick.C:
+				}
+				frame := `{"type":"GetState"}`
+				if i%5 == 0 {
+					frame = `{"type":"Heartbeat"}`
+					mu.Lock()
+					pings = append(pings, time.Now())
+					mu.Unlock()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := b.c.Conn.Write(ctx, websocket.MessageText, []byte(frame))
+				cancel()
+				if err != nil {
+					done <- err
+					return
+				}
 			}
-			frame := `{"type":"GetState"}`
-			if i%5 == 0 {
-				frame = `{"type":"Heartbeat"}`
-				mu.Lock()
-				pings = append(pings, time.Now())
-				mu.Unlock()
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := b.c.Conn.Write(ctx, websocket.MessageText, []byte(frame))
-			cancel()
-			if err != nil {
-				done <- err
-				return
+		}()
+		start := time.Now()
+		for time.Since(start) < span {
+			b.next() // a heartbeat answer at least every 250 ms
+		}
+		close(stop)
+		waitWriter(t, done)
+		b.barrier()
+
+		bytes, n := 0, 0
+		for _, u := range b.updates[1:] {
+			if u.at.Before(start.Add(span)) {
+				bytes += u.bytes
+				n++
 			}
 		}
-	}()
-	start := time.Now()
-	for time.Since(start) < span {
-		b.next() // a heartbeat answer at least every 250 ms
-	}
-	close(stop)
-	waitWriter(t, done)
-	b.barrier()
-
-	bytes, n := 0, 0
-	for _, u := range b.updates[1:] {
-		if u.at.Before(start.Add(span)) {
-			bytes += u.bytes
-			n++
+		limit := int(float64(capBytes*int(span/time.Second)+capBytes) * 1.1)
+		t.Logf("%d state bytes in %d updates over %s; cap %d B/s, limit %d", bytes, n, span, capBytes, limit)
+		if bytes > limit {
+			t.Fatalf("%d state bytes in %s, cap %d B/s allows %d", bytes, span, capBytes, limit)
 		}
-	}
-	limit := int(float64(capBytes*int(span/time.Second)+capBytes) * 1.1)
-	t.Logf("%d state bytes in %d updates over %s; cap %d B/s, limit %d", bytes, n, span, capBytes, limit)
-	if bytes > limit {
-		t.Fatalf("%d state bytes in %s, cap %d B/s allows %d", bytes, span, capBytes, limit)
-	}
-	if bytes < capBytes*int(span/time.Second)/2 {
-		t.Fatalf("only %d state bytes in %s: the budget is not used", bytes, span)
-	}
-
-	// Every heartbeat answered, promptly: control does not wait for the
-	// byte budget (a state update waits up to 250 ms here).
-	mu.Lock()
-	defer mu.Unlock()
-	var worst time.Duration
-	for i, p := range pings {
-		if i >= len(b.heartbeats) {
-			t.Fatalf("%d heartbeats sent, %d answered", len(pings), len(b.heartbeats))
+		if bytes < capBytes*int(span/time.Second)/2 {
+			t.Fatalf("only %d state bytes in %s: the budget is not used", bytes, span)
 		}
-		worst = max(worst, b.heartbeats[i].Sub(p))
-	}
-	t.Logf("slowest heartbeat answer: %s", worst)
-	if worst > 200*time.Millisecond {
-		t.Fatalf("a heartbeat waited %s for its answer", worst)
-	}
+
+		// Every heartbeat answered, promptly: control does not wait for the
+		// byte budget (a state update waits up to 250 ms here).
+		mu.Lock()
+		defer mu.Unlock()
+		var worst time.Duration
+		for i, p := range pings {
+			if i >= len(b.heartbeats) {
+				t.Fatalf("%d heartbeats sent, %d answered", len(pings), len(b.heartbeats))
+			}
+			worst = max(worst, b.heartbeats[i].Sub(p))
+		}
+		t.Logf("slowest heartbeat answer: %s", worst)
+		if worst > 200*time.Millisecond {
+			t.Fatalf("a heartbeat waited %s for its answer", worst)
+		}
+	})
 }
 
 // bigGarden returns a SaveGame frame for a garden of n bodies.
