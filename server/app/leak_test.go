@@ -47,7 +47,9 @@ func openAndDrop(client *http.Client, url string, full bool) error {
 }
 
 // eventually polls cond every 10 ms until it holds, failing the test with
-// what() after d.
+// what() after d. In a synctest bubble the ticks are fake time and each
+// check sees every goroutine parked; outside one it is for state the
+// server reports no event of (readyz after the store's probe).
 func eventually(t *testing.T, d time.Duration, cond func() bool, what func() string) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)

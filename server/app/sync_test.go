@@ -264,7 +264,7 @@ func writeAll(c *wstest.Client, frames [][]byte, gap time.Duration) <-chan error
 				return
 			}
 			if gap > 0 {
-				time.Sleep(gap) // pacing a client, not synchronisation
+				time.Sleep(gap) // pacing a client, on fake time in the tests' bubbles
 			}
 		}
 		done <- nil
