@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -511,56 +512,60 @@ func countAnswers(t *testing.T, c *wstest.Client, n int) (processed, limited int
 // TestRateLimit: a burst of 200 is processed, beyond that rate_limited,
 // and a flood closes with 4429; users do not share a limit (protocol.md §5).
 func TestRateLimit(t *testing.T) {
-	s := wstest.Start(t, nil)
-	alice, bob := s.Dial("alice", ""), s.Dial("bob", "")
+	// In a synctest bubble over pipes: no token refills during a burst,
+	// and the refill that serves Bob again is waited for in fake time.
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true})
+		alice, bob := s.Dial("alice", ""), s.Dial("bob", "")
 
-	// Both flood at once: each gets its own burst.
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, c := range []*wstest.Client{alice, bob} {
-		wg.Go(func() { errs[i] = burst(c, 250) })
-	}
-	wg.Wait()
-	for i, c := range []*wstest.Client{alice, bob} {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
+		// Both flood at once: each gets its own burst.
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, c := range []*wstest.Client{alice, bob} {
+			wg.Go(func() { errs[i] = burst(c, 250) })
 		}
-		processed, limited := countAnswers(t, c, 250)
-		if processed < 200 || limited < 1 || processed+limited != 250 {
-			t.Fatalf("client %d: %d processed, %d rate_limited, want ≥200 and ≥1 of 250", i, processed, limited)
+		wg.Wait()
+		for i, c := range []*wstest.Client{alice, bob} {
+			if errs[i] != nil {
+				t.Fatal(errs[i])
+			}
+			processed, limited := countAnswers(t, c, 250)
+			if processed < 200 || limited < 1 || processed+limited != 250 {
+				t.Fatalf("client %d: %d processed, %d rate_limited, want ≥200 and ≥1 of 250", i, processed, limited)
+			}
 		}
-	}
 
-	// A fresh client of another user is unaffected by the flood.
-	carol := s.Dial("carol", "")
-	carol.Create("c-1", "planet", 0, 0, 0)
-	if res, _ := carol.Result("c-1"); !res.Success {
-		t.Fatalf("carol: %s", res.Message)
-	}
+		// A fresh client of another user is unaffected by the flood.
+		carol := s.Dial("carol", "")
+		carol.Create("c-1", "planet", 0, 0, 0)
+		if res, _ := carol.Result("c-1"); !res.Success {
+			t.Fatalf("carol: %s", res.Message)
+		}
 
-	// Alice keeps flooding: 4429.
-	var flood sync.WaitGroup
-	flood.Go(func() { _ = burst(alice, 1000) }) // ends when the server closes
-	code, reason := alice.CloseStatus(10 * time.Second)
-	flood.Wait()
-	if code != protocol.CloseTooManyMessage {
-		t.Fatalf("closed %d %q, want 4429", code, reason)
-	}
-	// Bob, limited a moment ago but calm since, is still served once his
-	// bucket refills (50 tokens/s): rate_limited answers are fine until
-	// then; a close or any other answer is not.
-	deadline := time.Now().Add(2 * time.Second)
-	for {
-		bob.Send(map[string]string{"type": protocol.TypeHeartbeat})
-		env := bob.Answer()
-		if env.Type == protocol.TypeHeartbeat {
-			break
+		// Alice keeps flooding: 4429.
+		var flood sync.WaitGroup
+		flood.Go(func() { _ = burst(alice, 1000) }) // ends when the server closes
+		code, reason := alice.CloseStatus(10 * time.Second)
+		flood.Wait()
+		if code != protocol.CloseTooManyMessage {
+			t.Fatalf("closed %d %q, want 4429", code, reason)
 		}
-		if e := wstest.Decode[protocol.ErrorMessage](t, env); env.Type != protocol.TypeError || e.Code != protocol.CodeRateLimited || time.Now().After(deadline) {
-			t.Fatalf("bob got %s %s", env.Type, env.Data)
+		// Bob, limited a moment ago but calm since, is still served once his
+		// bucket refills (50 tokens/s): rate_limited answers are fine until
+		// then; a close or any other answer is not.
+		deadline := time.Now().Add(2 * time.Second)
+		for {
+			bob.Send(map[string]string{"type": protocol.TypeHeartbeat})
+			env := bob.Answer()
+			if env.Type == protocol.TypeHeartbeat {
+				break
+			}
+			if e := wstest.Decode[protocol.ErrorMessage](t, env); env.Type != protocol.TypeError || e.Code != protocol.CodeRateLimited || time.Now().After(deadline) {
+				t.Fatalf("bob got %s %s", env.Type, env.Data)
+			}
+			time.Sleep(25 * time.Millisecond) // fake time: the refill is the property under test
 		}
-		time.Sleep(25 * time.Millisecond) // the refill is the property under test
-	}
+	})
 }
 
 // TestTokenExpiry: a connection whose token expires is closed with 4401

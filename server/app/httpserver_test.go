@@ -113,7 +113,9 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	t.Run("websocket outlives the timeouts", func(t *testing.T) {
 		c := s.Dial("alice", "")
 		c.NextOf(protocol.TypeStateUpdate)
-		// Silent for several read, write and idle timeouts...
+		// Silent for several read, write and idle timeouts... (an
+		// observation window, kept in real time: the timeouts under test
+		// are net/http's deadlines on a real TCP socket)
 		time.Sleep(5 * timeout)
 		// ...then busy for several more.
 		for deadline := time.Now().Add(5 * timeout); time.Now().Before(deadline); {
@@ -121,7 +123,7 @@ func TestHTTPServerTimeouts(t *testing.T) {
 			if env := c.NextOf(protocol.TypeHeartbeat); env.Type != protocol.TypeHeartbeat {
 				t.Fatalf("got %s", env.Type)
 			}
-			time.Sleep(timeout / 4)
+			time.Sleep(timeout / 4) // pacing the client across the timeouts
 		}
 		c.Action(protocol.TypeCreateCelestialBody, "late-1", map[string]any{"body_type": "asteroid", "position": map[string]float64{"x": 1, "y": 2, "z": 0}})
 		if env := c.NextOf(protocol.TypeActionResult); env.ID != "late-1" {

@@ -3,9 +3,11 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"runtime"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -18,10 +20,10 @@ import (
 // openAndDrop connects, reads the Welcome (and, when full, the first
 // state), then drops the socket without a close handshake. It does not
 // touch t, so that it may run on any goroutine.
-func openAndDrop(url string, full bool) error {
+func openAndDrop(client *http.Client, url string, full bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, url, nil)
+	conn, _, err := websocket.Dial(ctx, url, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		return err
 	}
@@ -45,7 +47,9 @@ func openAndDrop(url string, full bool) error {
 }
 
 // eventually polls cond every 10 ms until it holds, failing the test with
-// what() after d.
+// what() after d. In a synctest bubble the ticks are fake time and each
+// check sees every goroutine parked; outside one it is for state the
+// server reports no event of (readyz after the store's probe).
 func eventually(t *testing.T, d time.Duration, cond func() bool, what func() string) {
 	t.Helper()
 	tick := time.NewTicker(10 * time.Millisecond)
@@ -61,56 +65,61 @@ func eventually(t *testing.T, d time.Duration, cond func() bool, what func() str
 // connections; goroutines return to the baseline, and once the sessions'
 // retention has passed the sweeper frees every session and garden.
 func TestDroppedConnectionsLeakNothing(t *testing.T) {
-	s := wstest.Start(t, func(c *config.Config) {
-		c.HeartbeatInterval = 400 * time.Millisecond // sweeps every 100 ms
-		c.SessionRetention = 300 * time.Millisecond
-	})
-	const total, batch, users = 1000, 100, 40
-	urls := make([]string, users)
-	for i := range urls {
-		urls[i] = s.WSURL("token=" + s.Token(fmt.Sprintf("leak-%d", i), time.Hour))
-	}
-	// Warm up (lazily started pools and timers), then take the baseline.
-	if err := openAndDrop(urls[0], true); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 10*time.Second, func() bool { return s.App.Gardens().Loaded() == 0 }, func() string { return "warm-up garden still loaded" })
-	// Idle workers (server/ws) outlive connections; there are at most
-	// 1 024, however many connections came and went, so they are not
-	// counted.
-	goroutines := func() int { return runtime.NumGoroutine() - s.App.WS().IdleWorkers() }
-	baseline := goroutines()
-
-	peak := 0
-	for start := 0; start < total; start += batch {
-		var wg sync.WaitGroup
-		errs := make([]error, batch)
-		for i := range batch {
-			n := start + i
-			wg.Go(func() { errs[i] = openAndDrop(urls[n%users], n%2 == 0) })
+	// In a synctest bubble over pipes: eventually's ticks are fake time,
+	// which moves only once every goroutine is parked, so each check sees
+	// the server at rest; retention and sweeps take no real time.
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) {
+			c.HeartbeatInterval = 400 * time.Millisecond // sweeps every 100 ms
+			c.SessionRetention = 300 * time.Millisecond
+		}})
+		const total, batch, users = 1000, 100, 40
+		urls := make([]string, users)
+		for i := range urls {
+			urls[i] = s.WSURL("token=" + s.Token(fmt.Sprintf("leak-%d", i), time.Hour))
 		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Fatalf("connection %d: %v", start+i, err)
+		// Warm up (lazily started pools and timers), then take the baseline.
+		if err := openAndDrop(s.Client, urls[0], true); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 10*time.Second, func() bool { return s.App.Gardens().Loaded() == 0 }, func() string { return "warm-up garden still loaded" })
+		// Idle workers (server/ws) outlive connections; there are at most
+		// 1 024, however many connections came and went, so they are not
+		// counted.
+		goroutines := func() int { return runtime.NumGoroutine() - s.App.WS().IdleWorkers() }
+		baseline := goroutines()
+
+		peak := 0
+		for start := 0; start < total; start += batch {
+			var wg sync.WaitGroup
+			errs := make([]error, batch)
+			for i := range batch {
+				n := start + i
+				wg.Go(func() { errs[i] = openAndDrop(s.Client, urls[n%users], n%2 == 0) })
 			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("connection %d: %v", start+i, err)
+				}
+			}
+			peak = max(peak, s.App.Sessions().Count())
 		}
-		peak = max(peak, s.App.Sessions().Count())
-	}
-	if peak == 0 {
-		t.Fatal("no session was ever open")
-	}
+		if peak == 0 {
+			t.Fatal("no session was ever open")
+		}
 
-	eventually(t, 20*time.Second, func() bool {
-		return s.App.WS().Connections() == 0 && goroutines() <= baseline
-	}, func() string {
-		buf := make([]byte, 1<<20)
-		return fmt.Sprintf("%d connections, %d goroutines besides %d idle workers, baseline %d:\n%s",
-			s.App.WS().Connections(), goroutines(), s.App.WS().IdleWorkers(), baseline, buf[:runtime.Stack(buf, true)])
-	})
-	eventually(t, 20*time.Second, func() bool {
-		return s.App.Sessions().Count() == 0 && s.App.Gardens().Loaded() == 0
-	}, func() string {
-		return fmt.Sprintf("%d sessions, %d gardens loaded", s.App.Sessions().Count(), s.App.Gardens().Loaded())
+		eventually(t, 20*time.Second, func() bool {
+			return s.App.WS().Connections() == 0 && goroutines() <= baseline
+		}, func() string {
+			buf := make([]byte, 1<<20)
+			return fmt.Sprintf("%d connections, %d goroutines besides %d idle workers, baseline %d:\n%s",
+				s.App.WS().Connections(), goroutines(), s.App.WS().IdleWorkers(), baseline, buf[:runtime.Stack(buf, true)])
+		})
+		eventually(t, 20*time.Second, func() bool {
+			return s.App.Sessions().Count() == 0 && s.App.Gardens().Loaded() == 0
+		}, func() string {
+			return fmt.Sprintf("%d sessions, %d gardens loaded", s.App.Sessions().Count(), s.App.Gardens().Loaded())
+		})
 	})
 }

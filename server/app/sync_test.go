@@ -10,12 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/coder/websocket"
@@ -265,7 +264,7 @@ func writeAll(c *wstest.Client, frames [][]byte, gap time.Duration) <-chan error
 				return
 			}
 			if gap > 0 {
-				time.Sleep(gap) // pacing a client, not synchronisation
+				time.Sleep(gap) // pacing a client, on fake time in the tests' bubbles
 			}
 		}
 		done <- nil
@@ -302,7 +301,7 @@ func maxPerSecond(updates []arrival) int {
 // scrapeMetric returns the value of an unlabelled sample on /metrics.
 func scrapeMetric(t *testing.T, s *wstest.Server, name string) float64 {
 	t.Helper()
-	resp, err := http.Get(s.URL("/metrics"))
+	resp, err := s.Client.Get(s.URL("/metrics"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,42 +323,33 @@ func scrapeMetric(t *testing.T, s *wstest.Server, name string) float64 {
 	return 0
 }
 
-// pollUntil waits until cond holds, failing after d. For state the server
-// exposes no event of (session counters, metrics).
-func pollUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSyncLeadingEdge: an idle device gets another device's change at
-// once; a second change right after waits for the rate window.
+// once; a second change right after waits for the rate window. It runs in
+// a synctest bubble over pipes: time is fake, so the window is waited out
+// in no time and the arrival times are exact, whatever the machine's load.
 func TestSyncLeadingEdge(t *testing.T) {
-	s := wstest.Start(t, func(c *config.Config) { c.MaxUpdatesPerSec = 1 })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	// b's window opened with its first state; let it pass: b is idle.
-	time.Sleep(1100 * time.Millisecond)
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxUpdatesPerSec = 1 }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		// b's window opened with its first state; let it pass: b is idle.
+		time.Sleep(1100 * time.Millisecond)
 
-	start := time.Now()
-	a.c.Send(json.RawMessage(createFrame("e1", 1)))
-	b.until(5*time.Second, "the first update", func() bool { return len(b.updates) == 2 })
-	if d := b.updates[1].at.Sub(start); d > 500*time.Millisecond {
-		t.Fatalf("idle device got the update after %s; the window is 1s, leading edge expected", d)
-	}
-	a.c.Send(json.RawMessage(createFrame("e2", 2)))
-	b.until(5*time.Second, "the second update", func() bool { return len(b.updates) == 3 })
-	if d := b.updates[2].at.Sub(b.updates[1].at); d < 900*time.Millisecond {
-		t.Fatalf("second update %s after the first, want the 1s window", d)
-	}
-	b.converged(s, "alice")
+		start := time.Now()
+		a.c.Send(json.RawMessage(createFrame("e1", 1)))
+		b.until(5*time.Second, "the first update", func() bool { return len(b.updates) == 2 })
+		if d := b.updates[1].at.Sub(start); d != 0 {
+			t.Fatalf("idle device got the update after %s; the window is 1s, leading edge expected", d)
+		}
+		a.c.Send(json.RawMessage(createFrame("e2", 2)))
+		b.until(5*time.Second, "the second update", func() bool { return len(b.updates) == 3 })
+		if d := b.updates[2].at.Sub(b.updates[1].at); d != time.Second {
+			t.Fatalf("second update %s after the first, want the 1s window", d)
+		}
+		b.converged(s, "alice")
+	})
 }
 
 // TestSyncRapidChanges: 100 changes from device A, sent as fast as it can
@@ -374,39 +364,41 @@ func TestSyncRapidChanges(t *testing.T) {
 		{"paced", 15 * time.Millisecond},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := wstest.Start(t, nil)
-			a := newMirror(t, s.Dial("alice", ""), true)
-			b := newMirror(t, s.Dial("alice", ""), true)
-			a.next()
-			b.next()
-			v0 := b.state.Version
+			synctest.Test(t, func(t *testing.T) {
+				s := wstest.StartWith(t, wstest.Options{Pipe: true})
+				a := newMirror(t, s.Dial("alice", ""), true)
+				b := newMirror(t, s.Dial("alice", ""), true)
+				a.next()
+				b.next()
+				v0 := b.state.Version
 
-			// Spend on research too; the starting resources cover all 100.
-			frames := make([][]byte, 0, 100)
-			research := []string{"asteroid_mining", "stellar_fusion", "asteroid_mining", "gravity_wells", "stellar_fusion"}
-			for i := range 100 {
-				if i%20 == 10 {
-					frames = append(frames, encodeAction(protocol.TypeResearch, fmt.Sprintf("r-%d", i), map[string]string{"topic": research[i/20]}))
-					continue
+				// Spend on research too; the starting resources cover all 100.
+				frames := make([][]byte, 0, 100)
+				research := []string{"asteroid_mining", "stellar_fusion", "asteroid_mining", "gravity_wells", "stellar_fusion"}
+				for i := range 100 {
+					if i%20 == 10 {
+						frames = append(frames, encodeAction(protocol.TypeResearch, fmt.Sprintf("r-%d", i), map[string]string{"topic": research[i/20]}))
+						continue
+					}
+					frames = append(frames, createFrame(fmt.Sprintf("c-%d", i), i))
 				}
-				frames = append(frames, createFrame(fmt.Sprintf("c-%d", i), i))
-			}
-			done := writeAll(a.c, frames, tt.gap)
-			b.until(30*time.Second, "convergence", func() bool { return b.state.Version == v0+100 })
-			waitWriter(t, done)
-			a.until(10*time.Second, "100 results", func() bool { return len(a.results) == 100 })
-			if len(a.failed) > 0 {
-				t.Fatalf("refused: %q", a.failed)
-			}
-			b.converged(s, "alice")
+				done := writeAll(a.c, frames, tt.gap)
+				b.until(30*time.Second, "convergence", func() bool { return b.state.Version == v0+100 })
+				waitWriter(t, done)
+				a.until(10*time.Second, "100 results", func() bool { return len(a.results) == 100 })
+				if len(a.failed) > 0 {
+					t.Fatalf("refused: %q", a.failed)
+				}
+				b.converged(s, "alice")
 
-			flood := b.updates[1:]
-			n := maxPerSecond(flood)
-			t.Logf("100 changes reached B as %d updates over %s, at most %d in a second",
-				len(flood), flood[len(flood)-1].at.Sub(flood[0].at), n)
-			if n > 11 {
-				t.Fatalf("%d state updates within one second, want at most 11", n)
-			}
+				flood := b.updates[1:]
+				n := maxPerSecond(flood)
+				t.Logf("100 changes reached B as %d updates over %s, at most %d in a second",
+					len(flood), flood[len(flood)-1].at.Sub(flood[0].at), n)
+				if n > 11 {
+					t.Fatalf("%d state updates within one second, want at most 11", n)
+				}
+			})
 		})
 	}
 }
@@ -415,161 +407,138 @@ func TestSyncRapidChanges(t *testing.T) {
 // flood of changes from another device, B's own ActionResult comes before
 // the next state update.
 func TestSyncAnswerOvertakesState(t *testing.T) {
-	s := wstest.Start(t, func(c *config.Config) { c.MaxUpdatesPerSec = 1 })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	frames := make([][]byte, 60)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("f-%d", i), i)
-	}
-	done := writeAll(a.c, frames, 25*time.Millisecond) // 1.5 s of changes
-
-	for round := range 2 {
-		n := len(b.updates)
-		b.until(5*time.Second, "a flood update", func() bool { return len(b.updates) > n })
-		// b's window restarted with that update: its own answer is due
-		// well before the next one.
-		id := fmt.Sprintf("b-own-%d", round)
-		b.c.Send(json.RawMessage(createFrame(id, 1000+round)))
-		env := b.next()
-		if env.Type != protocol.TypeActionResult || env.ID != id {
-			t.Fatalf("round %d: got %s %q first, want the ActionResult of %s", round, env.Type, env.ID, id)
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxUpdatesPerSec = 1 }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		frames := make([][]byte, 60)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("f-%d", i), i)
 		}
-	}
-	waitWriter(t, done)
-	a.until(10*time.Second, "the flood's results", func() bool { return len(a.results) == len(frames) })
-	b.until(5*time.Second, "convergence", func() bool { return b.state.Version == currentSnapshot(t, s, "alice").Version })
-	b.converged(s, "alice")
-	if n := maxPerSecond(b.updates[1:]); n > 2 {
-		t.Fatalf("%d updates in one second at 1 per second", n)
-	}
+		done := writeAll(a.c, frames, 25*time.Millisecond) // 1.5 s of changes
+
+		for round := range 2 {
+			n := len(b.updates)
+			b.until(5*time.Second, "a flood update", func() bool { return len(b.updates) > n })
+			// b's window restarted with that update: its own answer is due
+			// well before the next one.
+			id := fmt.Sprintf("b-own-%d", round)
+			b.c.Send(json.RawMessage(createFrame(id, 1000+round)))
+			env := b.next()
+			if env.Type != protocol.TypeActionResult || env.ID != id {
+				t.Fatalf("round %d: got %s %q first, want the ActionResult of %s", round, env.Type, env.ID, id)
+			}
+		}
+		waitWriter(t, done)
+		a.until(10*time.Second, "the flood's results", func() bool { return len(a.results) == len(frames) })
+		b.until(5*time.Second, "convergence", func() bool { return b.state.Version == currentSnapshot(t, s, "alice").Version })
+		b.converged(s, "alice")
+		if n := maxPerSecond(b.updates[1:]); n > 2 {
+			t.Fatalf("%d updates in one second at 1 per second", n)
+		}
+	})
 }
 
 // TestSyncBandwidthCap: a device asking for the full state as often as it
 // may receives no more state bytes than the byte budget allows, while its
 // heartbeats are answered at once.
 func TestSyncBandwidthCap(t *testing.T) {
-	const capBytes, span = 20_000, 5 * time.Second
-	s := wstest.Start(t, func(c *config.Config) { c.MaxBytesPerSec = capBytes })
-	a := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	// A garden of about 5 KB: each full state is a quarter of the budget.
-	frames := make([][]byte, 40)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("seed-%d", i), i)
-	}
-	waitWriter(t, writeAll(a.c, frames, 0))
-	a.until(10*time.Second, "the seed", func() bool { return len(a.results) == len(frames) })
+	synctest.Test(t, func(t *testing.T) {
+		const capBytes, span = 20_000, 5 * time.Second
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.MaxBytesPerSec = capBytes }})
+		a := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		// A garden of about 5 KB: each full state is a quarter of the budget.
+		frames := make([][]byte, 40)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("seed-%d", i), i)
+		}
+		waitWriter(t, writeAll(a.c, frames, 0))
+		a.until(10*time.Second, "the seed", func() bool { return len(a.results) == len(frames) })
 
-	b := newMirror(t, s.Dial("alice", ""), true)
-	b.next()
-	full := b.updates[0].bytes
-	if full < 4000 || full > 8000 {
-		t.Fatalf("full state of %d bytes, the test wants about 5 KB", full)
-	}
+		b := newMirror(t, s.Dial("alice", ""), true)
+		b.next()
+		full := b.updates[0].bytes
+		if full < 4000 || full > 8000 {
+			t.Fatalf("full state of %d bytes, the test wants about 5 KB", full)
+		}
 
-	// 20 GetState a second (400% of the budget) and a heartbeat every
-	// 250 ms, for the span; the test goroutine reads.
-	var (
-		mu    sync.Mutex
-		pings []time.Time
-	)
-	stop := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		tick := time.NewTicker(50 * time.Millisecond)
-		defer tick.Stop()
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				done <- nil
-				return
-			case <-tick.C:
+		// 20 GetState a second (400% of the budget) and a heartbeat every
+		// 250 ms, for the span; the test goroutine reads.
+		var (
+			mu    sync.Mutex
+			pings []time.Time
+		)
+		stop := make(chan struct{})
+		done := make(chan error, 1)
+		go func() {
+			tick := time.NewTicker(50 * time.Millisecond)
+			defer tick.Stop()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					done <- nil
+					return
+				case <-tick.C:
+				}
+				frame := `{"type":"GetState"}`
+				if i%5 == 0 {
+					frame = `{"type":"Heartbeat"}`
+					mu.Lock()
+					pings = append(pings, time.Now())
+					mu.Unlock()
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				err := b.c.Conn.Write(ctx, websocket.MessageText, []byte(frame))
+				cancel()
+				if err != nil {
+					done <- err
+					return
+				}
 			}
-			frame := `{"type":"GetState"}`
-			if i%5 == 0 {
-				frame = `{"type":"Heartbeat"}`
-				mu.Lock()
-				pings = append(pings, time.Now())
-				mu.Unlock()
+		}()
+		start := time.Now()
+		for time.Since(start) < span {
+			b.next() // a heartbeat answer at least every 250 ms
+		}
+		close(stop)
+		waitWriter(t, done)
+		b.barrier()
+
+		bytes, n := 0, 0
+		for _, u := range b.updates[1:] {
+			if u.at.Before(start.Add(span)) {
+				bytes += u.bytes
+				n++
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := b.c.Conn.Write(ctx, websocket.MessageText, []byte(frame))
-			cancel()
-			if err != nil {
-				done <- err
-				return
+		}
+		limit := int(float64(capBytes*int(span/time.Second)+capBytes) * 1.1)
+		t.Logf("%d state bytes in %d updates over %s; cap %d B/s, limit %d", bytes, n, span, capBytes, limit)
+		if bytes > limit {
+			t.Fatalf("%d state bytes in %s, cap %d B/s allows %d", bytes, span, capBytes, limit)
+		}
+		if bytes < capBytes*int(span/time.Second)/2 {
+			t.Fatalf("only %d state bytes in %s: the budget is not used", bytes, span)
+		}
+
+		// Every heartbeat answered, promptly: control does not wait for the
+		// byte budget (a state update waits up to 250 ms here).
+		mu.Lock()
+		defer mu.Unlock()
+		var worst time.Duration
+		for i, p := range pings {
+			if i >= len(b.heartbeats) {
+				t.Fatalf("%d heartbeats sent, %d answered", len(pings), len(b.heartbeats))
 			}
+			worst = max(worst, b.heartbeats[i].Sub(p))
 		}
-	}()
-	start := time.Now()
-	for time.Since(start) < span {
-		b.next() // a heartbeat answer at least every 250 ms
-	}
-	close(stop)
-	waitWriter(t, done)
-	b.barrier()
-
-	bytes, n := 0, 0
-	for _, u := range b.updates[1:] {
-		if u.at.Before(start.Add(span)) {
-			bytes += u.bytes
-			n++
+		t.Logf("slowest heartbeat answer: %s", worst)
+		if worst > 200*time.Millisecond {
+			t.Fatalf("a heartbeat waited %s for its answer", worst)
 		}
-	}
-	limit := int(float64(capBytes*int(span/time.Second)+capBytes) * 1.1)
-	t.Logf("%d state bytes in %d updates over %s; cap %d B/s, limit %d", bytes, n, span, capBytes, limit)
-	if bytes > limit {
-		t.Fatalf("%d state bytes in %s, cap %d B/s allows %d", bytes, span, capBytes, limit)
-	}
-	if bytes < capBytes*int(span/time.Second)/2 {
-		t.Fatalf("only %d state bytes in %s: the budget is not used", bytes, span)
-	}
-
-	// Every heartbeat answered, promptly: control does not wait for the
-	// byte budget (a state update waits up to 250 ms here).
-	mu.Lock()
-	defer mu.Unlock()
-	var worst time.Duration
-	for i, p := range pings {
-		if i >= len(b.heartbeats) {
-			t.Fatalf("%d heartbeats sent, %d answered", len(pings), len(b.heartbeats))
-		}
-		worst = max(worst, b.heartbeats[i].Sub(p))
-	}
-	t.Logf("slowest heartbeat answer: %s", worst)
-	if worst > 200*time.Millisecond {
-		t.Fatalf("a heartbeat waited %s for its answer", worst)
-	}
-}
-
-// dialNonReader connects a device whose socket receive buffer is small, so
-// that the server's writes block as soon as it stops reading.
-func dialNonReader(t *testing.T, s *wstest.Server, user string) *wstest.Client {
-	t.Helper()
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-		if tc, ok := c.(*net.TCPConn); ok {
-			_ = tc.SetReadBuffer(4096)
-		}
-		return c, err
-	}}
-	t.Cleanup(tr.CloseIdleConnections)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, _, err := websocket.Dial(ctx, s.WSURL("token="+s.Token(user, time.Hour)), &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.CloseNow() })
-	c := &wstest.Client{T: t, Conn: conn}
-	env := c.Next()
-	if err := json.Unmarshal(env.Data, &c.Welcome); err != nil || env.Type != protocol.TypeWelcome {
-		t.Fatalf("first message %s %s", env.Type, env.Data)
-	}
-	return c
+	})
 }
 
 // bigGarden returns a SaveGame frame for a garden of n bodies.
@@ -585,139 +554,167 @@ func bigGarden(user string, n int) []byte {
 
 // TestSyncSlowReader: a device that stops reading does not delay the
 // others; its queue stays bounded and it is dropped once its control lane
-// overflows.
+// overflows, keeping its session for a resume.
+//
+// Every device is on a net.Pipe and the test runs in a synctest bubble, so
+// the stuck device's state is known rather than hoped for: with no kernel
+// buffer, once it stops reading the server's writer blocks in its next
+// write until the connection is dropped, and synctest.Wait returns when
+// the server has handled what the device sent, with every goroutine
+// parked. Time is fake: the write watchdog (10 s) cannot fire however
+// slow the machine. The inbound rate limit is raised so that the
+// overflow, not the abuse limit, ends the connection however fast the
+// client sends.
 func TestSyncSlowReader(t *testing.T) {
-	s := wstest.Start(t, nil)
-	a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
-	b := newMirror(t, s.Dial("alice", ""), true)
-	a.next()
-	b.next()
-	save := bigGarden("alice", 600) // a full state of about 60 KB
-	if len(save) > protocol.MaxFrameBytes {
-		t.Fatalf("SaveGame frame of %d bytes is over the inbound limit", len(save))
-	}
-	a.c.SendRaw(string(save))
-	a.until(10*time.Second, "the save", func() bool { return a.results["save-big"] == 1 })
-	if len(a.failed) > 0 {
-		t.Fatalf("refused: %q", a.failed)
-	}
-
-	// The stuck device asks for the full state, paced so that few
-	// requests coalesce, until the socket buffers (several MB on
-	// loopback) are full and the server's writer blocks; then it sends
-	// heartbeats, whose answers queue up. It never reads.
-	stuck := dialNonReader(t, s, "alice")
-	sess, ok := s.App.Sessions().Get(stuck.Welcome.SessionID)
-	if !ok {
-		t.Fatal("no session for the stuck device")
-	}
-	for range 190 {
-		stuck.Send(map[string]string{"type": protocol.TypeGetState})
-		time.Sleep(3 * time.Millisecond) // pacing the client
-	}
-	const pings = 10
-	for range pings {
-		stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
-	}
-	pollUntil(t, 5*time.Second, "heartbeat answers to queue up", func() bool { return sess.Stats().Queued == pings })
-
-	// Meanwhile the others go on.
-	v0 := currentSnapshot(t, s, "alice").Version
-	frames := make([][]byte, 50)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("m-%d", i), i)
-	}
-	waitWriter(t, writeAll(a.c, frames, 0))
-	b.until(20*time.Second, "convergence", func() bool { return b.state.Version == v0+uint64(len(frames)) })
-	a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(frames) })
-	if len(a.failed) > 0 {
-		t.Fatalf("refused: %q", a.failed)
-	}
-	b.converged(s, "alice")
-	// B hears of each change before A gets its result: B trails by at
-	// most its rate window, whatever the stuck device does.
-	lag := b.updates[len(b.updates)-1].at.Sub(a.lastResult)
-	t.Logf("B's last update %s after A's last result", lag)
-	if lag > time.Second {
-		t.Fatalf("B converged %s after A's last result", lag)
-	}
-
-	// The stuck device's writer is still blocked and its queue bounded:
-	// the heartbeat answers, one pending state, no resend entries.
-	if st := sess.Stats(); st.Queued != pings || st.Resend != 0 || !st.Attached {
-		t.Fatalf("stuck session stats %+v", st)
-	}
-
-	// Overflowing its control lane (1024 messages) drops it, or the
-	// write watchdog does first; either way it can resume later. Paced
-	// to stay clear of the abuse limit (100 rate-limited messages in a
-	// row close with 4429): every message, answered or refused, queues
-	// one frame.
-	overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
-	// The server drops the connection without a handshake once it
-	// overflows, so writes may start failing: that is the point.
-	for range 1100 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := stuck.Conn.Write(ctx, websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
-		cancel()
-		if err != nil {
-			t.Logf("write after overflow: %v", err)
-			break
+	synctest.Test(t, func(t *testing.T) {
+		const maxControl = 1024 // sendq's default control lane
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.RateBurst = 4 * maxControl }})
+		a := newMirror(t, s.DialOperator("alice", ""), true) // a sends the SaveGame with a state
+		b := newMirror(t, s.Dial("alice", ""), true)
+		a.next()
+		b.next()
+		save := bigGarden("alice", 600) // a full state of about 60 KB
+		if len(save) > protocol.MaxFrameBytes {
+			t.Fatalf("SaveGame frame of %d bytes is over the inbound limit", len(save))
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
-	if st := sess.Stats(); st.Attached && st.Queued > 1024 {
-		t.Fatalf("the stuck device's queue grew to %d", st.Queued)
-	}
-	pollUntil(t, 15*time.Second, "the stuck connection to be dropped", func() bool { return !sess.Stats().Attached })
-	t.Logf("dropped; send queue overflows: %v", scrapeMetric(t, s, "cosmic_sendq_overflows_total")-overflows)
-	if _, ok := s.App.Sessions().Get(sess.ID()); !ok {
-		t.Fatal("the dropped device's session is gone: it could not resume")
-	}
+		a.c.SendRaw(string(save))
+		// Grown past one frame's limit: a full state over 64 KiB fills the
+		// server writer's batch by itself, so the writer writes it out (and
+		// blocks) before it takes anything else from the queue.
+		grow := make([][]byte, 150)
+		for i := range grow {
+			grow[i] = createFrame(fmt.Sprintf("g-%d", i), 1000+i)
+		}
+		waitWriter(t, writeAll(a.c, grow, 0))
+		a.until(10*time.Second, "the save and the growth", func() bool { return len(a.results) == 1+len(grow) })
+		if len(a.failed) > 0 {
+			t.Fatalf("refused: %q", a.failed)
+		}
+
+		// The stuck device reads its Welcome and first state, then never
+		// again. Its GetState makes the writer number a full state and
+		// write it into the pipe, where it blocks; the heartbeat answers
+		// that follow queue up behind it.
+		stuck := s.Dial("alice", "")
+		if env := stuck.Next(); env.Type != protocol.TypeStateUpdate || !isFull(env) || len(env.Data) <= 64<<10 {
+			t.Fatalf("got %s of %d bytes, the test needs a full state over 64 KiB", env.Type, len(env.Data))
+		}
+		sess, ok := s.App.Sessions().Get(stuck.Welcome.SessionID)
+		if !ok {
+			t.Fatal("no session for the stuck device")
+		}
+		seq0 := sess.Stats().Seq
+		stuck.Send(map[string]string{"type": protocol.TypeGetState})
+		synctest.Wait()
+		if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != 0 {
+			t.Fatalf("after GetState: %+v, want seq %d (the full state, being written)", st, seq0+1)
+		}
+		const pings = 10
+		for range pings {
+			stuck.Send(map[string]string{"type": protocol.TypeHeartbeat})
+		}
+		synctest.Wait()
+		if st := sess.Stats(); st.Queued != pings {
+			t.Fatalf("after %d heartbeats: %+v, want them all queued", pings, st)
+		}
+
+		// Meanwhile the others go on: B converges while the stuck device's
+		// writer is blocked, so nothing B gets waits for it.
+		v0 := currentSnapshot(t, s, "alice").Version
+		frames := make([][]byte, 50)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("m-%d", i), i)
+		}
+		waitWriter(t, writeAll(a.c, frames, 0))
+		b.until(20*time.Second, "convergence", func() bool { return b.state.Version == v0+uint64(len(frames)) })
+		a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+len(grow)+len(frames) })
+		if len(a.failed) > 0 {
+			t.Fatalf("refused: %q", a.failed)
+		}
+		b.converged(s, "alice")
+		// B trails A by at most its rate window (100 ms), in fake time.
+		if lag := b.updates[len(b.updates)-1].at.Sub(a.lastResult); lag > 100*time.Millisecond {
+			t.Fatalf("B converged %s after A's last result", lag)
+		}
+
+		// The stuck device's writer is still blocked (no state numbered
+		// since, though 50 changes happened) and its queue bounded: the
+		// heartbeat answers and one pending state, no resend entries.
+		if st := sess.Stats(); st.Seq != seq0+1 || st.Queued != pings || st.Resend != 0 || !st.Attached {
+			t.Fatalf("stuck session stats %+v, want seq %d, %d queued, attached", st, seq0+1, pings)
+		}
+
+		// Overflowing its control lane drops it without a handshake: the
+		// server closes its end of the pipe, so the client's writes fail.
+		overflows := scrapeMetric(t, s, "cosmic_sendq_overflows_total")
+		var werr error
+		for i := 0; i < 2*maxControl && werr == nil; i++ {
+			werr = stuck.Conn.Write(context.Background(), websocket.MessageText, []byte(`{"type":"Heartbeat"}`))
+		}
+		if werr == nil {
+			t.Fatalf("%d heartbeats written to a device that reads nothing; still connected: %+v", 2*maxControl, sess.Stats())
+		}
+		synctest.Wait()
+		t.Logf("write after the drop: %v", werr)
+		if st := sess.Stats(); st.Attached || st.Queued > maxControl {
+			t.Fatalf("after the overflow: %+v, want detached", st)
+		}
+		if d := scrapeMetric(t, s, "cosmic_sendq_overflows_total") - overflows; d < 1 {
+			t.Fatalf("dropped with %v send queue overflows, want the overflow to drop it", d)
+		}
+		if _, ok := s.App.Sessions().Get(sess.ID()); !ok {
+			t.Fatal("the dropped device's session is gone: it could not resume")
+		}
+	})
 }
 
 // TestSyncResumeAfterDrop: the connection dies with results unread; the
 // resumed session delivers each of them exactly once, in seq order, and the
 // state converges.
 func TestSyncResumeAfterDrop(t *testing.T) {
-	const n = 20
-	s := wstest.Start(t, nil)
-	m := newMirror(t, s.Dial("alice", ""), true)
-	m.next()
-	v0 := m.state.Version
-	id := m.c.Welcome.SessionID
-	sess, _ := s.App.Sessions().Get(id)
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20
+		s := wstest.StartWith(t, wstest.Options{Pipe: true})
+		m := newMirror(t, s.Dial("alice", ""), true)
+		m.next()
+		v0 := m.state.Version
+		id := m.c.Welcome.SessionID
+		sess, _ := s.App.Sessions().Get(id)
 
-	frames := make([][]byte, n)
-	for i := range frames {
-		frames[i] = createFrame(fmt.Sprintf("d-%d", i), i)
-	}
-	waitWriter(t, writeAll(m.c, frames, 0))
-	m.until(10*time.Second, "five results", func() bool { return len(m.results) == 5 })
-	// Every result exists on the server (numbered, unacknowledged) before
-	// the drop, so each must arrive exactly once after it.
-	pollUntil(t, 10*time.Second, "all results", func() bool { return sess.Stats().Resend == n })
-	lastSeq := m.lastSeq
-	_ = m.c.Conn.CloseNow()
-
-	r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
-	if !r.c.Welcome.Resumed || r.c.Welcome.SessionID != id {
-		t.Fatalf("welcome %+v", r.c.Welcome)
-	}
-	r.state, r.lastSeq, r.results = m.state, lastSeq, m.results
-	r.until(10*time.Second, "every result and the final state", func() bool {
-		return len(r.results) == n && r.state.Version == v0+n
-	})
-	r.barrier() // anything duplicated would come before the answer
-	for i := range n {
-		if got := r.results[fmt.Sprintf("d-%d", i)]; got != 1 {
-			t.Fatalf("result d-%d received %d times", i, got)
+		frames := make([][]byte, n)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("d-%d", i), i)
 		}
-	}
-	if len(r.failed) > 0 {
-		t.Fatalf("refused: %q", r.failed)
-	}
-	r.converged(s, "alice")
+		waitWriter(t, writeAll(m.c, frames, 0))
+		m.until(10*time.Second, "five results", func() bool { return len(m.results) == 5 })
+		// Every result exists on the server (numbered, unacknowledged) before
+		// the drop, so each must arrive exactly once after it.
+		synctest.Wait()
+		if st := sess.Stats(); st.Resend != n {
+			t.Fatalf("%d results kept for resend, want %d", st.Resend, n)
+		}
+		lastSeq := m.lastSeq
+		_ = m.c.Conn.CloseNow()
+
+		r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
+		if !r.c.Welcome.Resumed || r.c.Welcome.SessionID != id {
+			t.Fatalf("welcome %+v", r.c.Welcome)
+		}
+		r.state, r.lastSeq, r.results = m.state, lastSeq, m.results
+		r.until(10*time.Second, "every result and the final state", func() bool {
+			return len(r.results) == n && r.state.Version == v0+n
+		})
+		r.barrier() // anything duplicated would come before the answer
+		for i := range n {
+			if got := r.results[fmt.Sprintf("d-%d", i)]; got != 1 {
+				t.Fatalf("result d-%d received %d times", i, got)
+			}
+		}
+		if len(r.failed) > 0 {
+			t.Fatalf("refused: %q", r.failed)
+		}
+		r.converged(s, "alice")
+	})
 }
 
 // TestSyncResumeUnknown: an unknown session id starts a new session with a
@@ -758,46 +755,51 @@ func TestSyncTakeover(t *testing.T) {
 // TestSyncAckTrims: once acknowledged, results are not re-sent by a
 // resume, even one claiming an older last_seq.
 func TestSyncAckTrims(t *testing.T) {
-	s := wstest.Start(t, nil)
-	m := newMirror(t, s.Dial("alice", ""), true)
-	m.next()
-	id := m.c.Welcome.SessionID
-	sess, _ := s.App.Sessions().Get(id)
-	for i := range 5 {
-		m.c.Send(json.RawMessage(createFrame(fmt.Sprintf("k-%d", i), i)))
-	}
-	v0 := m.state.Version
-	m.until(5*time.Second, "five results and their state", func() bool { return len(m.results) == 5 && m.state.Version == v0+5 })
-	acked := m.lastSeq
-	m.c.Send(map[string]any{"type": protocol.TypeAck, "data": map[string]uint64{"seq": acked}})
-	m.barrier()
-	if st := sess.Stats(); st.Acked != acked || st.Resend != 0 {
-		t.Fatalf("after Ack(%d): %+v", acked, st)
-	}
-	// One more result, unread, then the drop.
-	m.c.Send(json.RawMessage(createFrame("unread", 9)))
-	pollUntil(t, 5*time.Second, "the last result", func() bool { return sess.Stats().Resend == 1 })
-	_ = m.c.Conn.CloseNow()
+	synctest.Test(t, func(t *testing.T) {
+		s := wstest.StartWith(t, wstest.Options{Pipe: true})
+		m := newMirror(t, s.Dial("alice", ""), true)
+		m.next()
+		id := m.c.Welcome.SessionID
+		sess, _ := s.App.Sessions().Get(id)
+		for i := range 5 {
+			m.c.Send(json.RawMessage(createFrame(fmt.Sprintf("k-%d", i), i)))
+		}
+		v0 := m.state.Version
+		m.until(5*time.Second, "five results and their state", func() bool { return len(m.results) == 5 && m.state.Version == v0+5 })
+		acked := m.lastSeq
+		m.c.Send(map[string]any{"type": protocol.TypeAck, "data": map[string]uint64{"seq": acked}})
+		m.barrier()
+		if st := sess.Stats(); st.Acked != acked || st.Resend != 0 {
+			t.Fatalf("after Ack(%d): %+v", acked, st)
+		}
+		// One more result, unread, then the drop.
+		m.c.Send(json.RawMessage(createFrame("unread", 9)))
+		synctest.Wait()
+		if st := sess.Stats(); st.Resend != 1 {
+			t.Fatalf("%d results kept for resend, want the last one", st.Resend)
+		}
+		_ = m.c.Conn.CloseNow()
 
-	for _, lastSeq := range []uint64{acked, 1} {
-		r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
-		if !r.c.Welcome.Resumed {
-			t.Fatalf("welcome %+v", r.c.Welcome)
+		for _, lastSeq := range []uint64{acked, 1} {
+			r := newMirror(t, s.Dial("alice", fmt.Sprintf("session=%s&last_seq=%d", id, lastSeq)), false)
+			if !r.c.Welcome.Resumed {
+				t.Fatalf("welcome %+v", r.c.Welcome)
+			}
+			if lastSeq == acked {
+				r.state = m.state
+			}
+			r.lastSeq = lastSeq
+			r.barrier()
+			r.until(5*time.Second, "the catch-up state", func() bool { return r.state.Version == v0+6 })
+			if len(r.results) != 1 || r.results["unread"] != 1 {
+				t.Fatalf("last_seq %d: results re-sent %v, want only the unacknowledged one", lastSeq, r.results)
+			}
+			// Predating the ack, the client gets a full state.
+			if lastSeq < acked && (len(r.updates) == 0 || !r.updates[0].full) {
+				t.Fatalf("last_seq %d before the ack %d: no full state", lastSeq, acked)
+			}
+			r.converged(s, "alice")
+			_ = r.c.Conn.CloseNow()
 		}
-		if lastSeq == acked {
-			r.state = m.state
-		}
-		r.lastSeq = lastSeq
-		r.barrier()
-		r.until(5*time.Second, "the catch-up state", func() bool { return r.state.Version == v0+6 })
-		if len(r.results) != 1 || r.results["unread"] != 1 {
-			t.Fatalf("last_seq %d: results re-sent %v, want only the unacknowledged one", lastSeq, r.results)
-		}
-		// Predating the ack, the client gets a full state.
-		if lastSeq < acked && (len(r.updates) == 0 || !r.updates[0].full) {
-			t.Fatalf("last_seq %d before the ack %d: no full state", lastSeq, acked)
-		}
-		r.converged(s, "alice")
-		_ = r.c.Conn.CloseNow()
-	}
+	})
 }

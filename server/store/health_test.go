@@ -71,7 +71,9 @@ func TestHealthyFollowsCommits(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("still unhealthy 10 s after the lock was released: %v", s.Healthy())
 		}
-		time.Sleep(20 * time.Millisecond) // polling a flag the writer's probe clears
+		// Polling a flag the writer's probe clears: the probe runs every
+		// second of real time and reports to no observer.
+		time.Sleep(20 * time.Millisecond)
 	}
 	if _, ok, err := s.LookupAction(context.Background(), "u", "a2"); ok || err != nil {
 		t.Fatalf("the failed commit left a record: %v, %v", ok, err)

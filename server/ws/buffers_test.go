@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,14 +27,19 @@ import (
 func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 	for _, payload := range []string{"hi", strings.Repeat("x", 100), strings.Repeat("y", 1000)} {
 		t.Run(fmt.Sprintf("%d bytes", len(payload)), func(t *testing.T) {
+			parked := newReadProbe()
 			srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
 				if !hj.early {
 					t.Errorf("the frames sent with the handshake were not seen as early bytes")
 				}
+				parked.attach(hj.sock)
 				idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 				defer cancel()
-				for range 3 {
+				for i := range 3 {
+					if i == 2 {
+						parked.arm()
+					}
 					idle.wait()
 					typ, msg, err := c.Read(ctx)
 					if err != nil {
@@ -70,7 +76,9 @@ func TestSmallBuffersKeepEarlyBytes(t *testing.T) {
 				}
 			}
 			// The server is now parked in the idle wait on the socket.
-			time.Sleep(20 * time.Millisecond)
+			if !parked.await(t) {
+				return
+			}
 			if _, err := conn.Write(maskedText(payload + "3")); err != nil {
 				t.Fatal(err)
 			}
@@ -118,13 +126,18 @@ func dialTest(t *testing.T, srv *httptest.Server) (context.Context, *websocket.C
 func TestIdleWaitCloseHandshake(t *testing.T) {
 	closed := make(chan error, 1)
 	srv := serveHijacked(t, func(hj *smallBuffers, c *websocket.Conn) {
+		parked := newReadProbe()
+		parked.attach(hj.sock)
 		idle := &idleReader{br: hj.br, sock: hj.sock, early: hj.early}
 		waited := make(chan struct{})
+		parked.arm()
 		go func() {
 			defer close(waited)
 			idle.wait()
 		}()
-		time.Sleep(20 * time.Millisecond) // let the wait park on the socket
+		if !parked.await(t) { // the wait holds the socket
+			return
+		}
 		idle.gate.Lock()
 		closed <- c.Close(websocket.StatusCode(4408), "heartbeat timeout")
 		idle.gate.Unlock()
@@ -142,6 +155,43 @@ func TestIdleWaitCloseHandshake(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("server close handshake did not finish")
+	}
+}
+
+// readProbe wraps the socket under a waitConn and reports the first read
+// of it once armed: armed just before an idle wait, that read is the
+// wait's, which then holds the socket, and any later input goes through
+// it. The tests wait for it instead of sleeping for the wait to park.
+type readProbe struct {
+	net.Conn
+	armed   atomic.Bool
+	entered chan struct{}
+}
+
+func newReadProbe() *readProbe { return &readProbe{entered: make(chan struct{})} }
+
+// attach puts p under sock, before anything reads sock.
+func (p *readProbe) attach(sock *waitConn) { p.Conn, sock.Conn = sock.Conn, p }
+
+func (p *readProbe) arm() { p.armed.Store(true) }
+
+func (p *readProbe) Read(b []byte) (int, error) {
+	if p.armed.CompareAndSwap(true, false) {
+		close(p.entered)
+	}
+	return p.Conn.Read(b)
+}
+
+// await waits until the armed read has started; after 5 s it reports
+// an error and returns false. Safe from any goroutine.
+func (p *readProbe) await(t *testing.T) bool {
+	t.Helper()
+	select {
+	case <-p.entered:
+		return true
+	case <-time.After(5 * time.Second):
+		t.Error("the idle wait never read the socket")
+		return false
 	}
 }
 

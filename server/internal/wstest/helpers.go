@@ -13,7 +13,7 @@ import (
 )
 
 // URL returns the http:// URL of path on the test server.
-func (s *Server) URL(path string) string { return s.HTTP.URL + path }
+func (s *Server) URL(path string) string { return s.base + path }
 
 // Handshake dials /api/ws with query and header and returns the handshake
 // response too, also when the server refused the upgrade (its body, up to
@@ -21,7 +21,7 @@ func (s *Server) URL(path string) string { return s.HTTP.URL + path }
 func (s *Server) Handshake(query string, header http.Header) (*Client, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, resp, err := websocket.Dial(ctx, s.WSURL(query), &websocket.DialOptions{HTTPHeader: header})
+	conn, resp, err := websocket.Dial(ctx, s.WSURL(query), &websocket.DialOptions{HTTPHeader: header, HTTPClient: s.Client})
 	if err != nil {
 		return nil, resp, err
 	}

@@ -27,13 +27,24 @@ import (
 // Secret is the HS256 secret of test servers.
 const Secret = "wstest-secret-0123456789abcdef0123456789"
 
-// Server is a running app behind httptest.
+// Server is a running app behind httptest, or on pipes (Options.Pipe).
 type Server struct {
-	T      testing.TB
-	App    *app.App
-	HTTP   *httptest.Server
+	T   testing.TB
+	App *app.App
+	// HTTP is the httptest server; nil on pipes.
+	HTTP *httptest.Server
+	// Client reaches the server: http.DefaultClient over TCP, one
+	// dialing the pipe listener on pipes.
+	Client *http.Client
 	Config config.Config
 	issuer *auth.Issuer
+
+	base    string // http:// URL of the server's root
+	stopped bool
+	// On pipes: the listener, its server, and Serve's end.
+	pipe   *PipeListener
+	pipeHS *http.Server
+	served chan struct{}
 }
 
 // Start runs a server with test defaults (dev mode, a fresh DB in a temp
@@ -51,6 +62,11 @@ type Options struct {
 	// t.Log at Warn, e.g. to check that no line leaks a token.
 	Log      io.Writer
 	LogLevel slog.Level
+	// Pipe serves the app over a PipeListener instead of TCP, so that the
+	// server and its clients can run in a testing/synctest bubble (call
+	// StartWith inside it): time is then fake, and rate windows and
+	// pacing take none. The URLs name the host "pipe".
+	Pipe bool
 }
 
 // StartWith is Start with more options.
@@ -78,29 +94,46 @@ func StartWith(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	// The http.Server main runs, timeouts included, so that every
-	// integration test goes through them.
-	hs := httptest.NewUnstartedServer(a.Handler())
-	hs.Config = app.NewHTTPServer(cfg, a.Handler(), nil)
-	hs.Start()
 	issuer, err := auth.NewIssuer([]byte(cfg.JWTSecret), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{T: t, App: a, HTTP: hs, Config: cfg, issuer: issuer}
+	s := &Server{T: t, App: a, Config: cfg, issuer: issuer}
+	// The http.Server main runs, timeouts included, so that every
+	// integration test goes through them.
+	if opts.Pipe {
+		s.pipe, s.pipeHS, s.served = NewPipeListener(), app.NewHTTPServer(cfg, a.Handler(), nil), make(chan struct{})
+		go func() {
+			defer close(s.served)
+			_ = s.pipeHS.Serve(s.pipe)
+		}()
+		s.Client, s.base = s.pipe.Client(), "http://pipe"
+	} else {
+		hs := httptest.NewUnstartedServer(a.Handler())
+		hs.Config = app.NewHTTPServer(cfg, a.Handler(), nil)
+		hs.Start()
+		s.HTTP, s.Client, s.base = hs, http.DefaultClient, hs.URL
+	}
 	t.Cleanup(func() { s.Stop() })
 	return s
 }
 
 // Stop shuts the app down and closes the listener; safe to call twice.
 func (s *Server) Stop() {
-	if s.HTTP == nil {
+	if s.stopped {
 		return
 	}
+	s.stopped = true
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.App.Shutdown(ctx); err != nil {
 		s.T.Errorf("shutdown: %v", err)
+	}
+	if s.pipe != nil {
+		_ = s.pipeHS.Close()
+		<-s.served
+		s.Client.CloseIdleConnections()
+		return
 	}
 	s.HTTP.Close()
 	s.HTTP = nil
@@ -130,7 +163,7 @@ func (s *Server) OperatorToken(user string, ttl time.Duration) string {
 
 // WSURL returns the ws:// URL of /api/ws with query appended.
 func (s *Server) WSURL(query string) string {
-	u := "ws" + strings.TrimPrefix(s.HTTP.URL, "http") + "/api/ws"
+	u := "ws" + strings.TrimPrefix(s.base, "http") + "/api/ws"
 	if query != "" {
 		u += "?" + query
 	}
@@ -175,7 +208,7 @@ func (s *Server) DialOperator(user, extra string) *Client {
 func (s *Server) DialRaw(query string, header http.Header) (*Client, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(ctx, s.WSURL(query), &websocket.DialOptions{HTTPHeader: header})
+	conn, _, err := websocket.Dial(ctx, s.WSURL(query), &websocket.DialOptions{HTTPHeader: header, HTTPClient: s.Client})
 	if err != nil {
 		return nil, err
 	}
