@@ -80,6 +80,15 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 type writeStmts struct {
 	// upsertGarden writes a garden unless the stored one is as new or newer.
 	upsertGarden *sql.Stmt
+	// insertGarden writes a garden that must not exist yet (a conditional
+	// commit on version 0); no row affected means a conflict.
+	insertGarden *sql.Stmt
+	// updateGardenIf writes a garden whose stored version must be the
+	// given base; no row affected means a conflict.
+	updateGardenIf *sql.Stmt
+	// gardenVersion reads a stored version inside the write transaction,
+	// for a conditional commit without a garden write.
+	gardenVersion *sql.Stmt
 	// insertAction records an action unless its id is known: the first
 	// result stays.
 	insertAction *sql.Stmt
@@ -103,6 +112,10 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 	ws.upsertGarden = prep(`INSERT INTO gardens (user_id, version, state, updated_at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, state = excluded.state, updated_at = excluded.updated_at
 		WHERE excluded.version > gardens.version`)
+	ws.insertGarden = prep(`INSERT INTO gardens (user_id, version, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (user_id) DO NOTHING`)
+	ws.updateGardenIf = prep(`UPDATE gardens SET version = ?2, state = ?3, updated_at = ?4 WHERE user_id = ?1 AND version = ?5`)
+	ws.gardenVersion = prep(`SELECT version FROM gardens WHERE user_id = ?1`)
 	ws.insertAction = prep(`INSERT INTO actions (user_id, action_id, result, at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id, action_id) DO NOTHING`)
 	ws.pruneAge = prep(`DELETE FROM actions WHERE user_id = ?1 AND at < ?2`)
@@ -115,7 +128,7 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (ws *writeStmts) close() {
-	closeStmts(ws.upsertGarden, ws.insertAction, ws.pruneAge, ws.sweep)
+	closeStmts(ws.upsertGarden, ws.insertGarden, ws.updateGardenIf, ws.gardenVersion, ws.insertAction, ws.pruneAge, ws.sweep)
 }
 
 // readStmts are prepared on the read pool.
