@@ -35,6 +35,12 @@
 // it did not, the writer tries a probe transaction every second, so health
 // comes back without traffic (/readyz, protocol.md §11).
 //
+// Schema: one versioned set of migrations for both stores
+// (migrations/sqlite, migrations/postgres, the same version numbers), applied
+// by goose at Open; a database at a newer version than this server knows is
+// refused ([ErrSchemaTooNew]). SQLite files of servers before goose
+// (PRAGMA user_version 1) open unchanged.
+//
 // Open refuses an existing file that is not an SQLite database, whatever
 // its size, and never writes to it ([ErrNotDatabase]).
 //
