@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/cosmic-gardener/realtime/server/internal/pgtest"
 )
 
 // TestPostgresSchema: Open migrates an empty database with goose (its
@@ -63,5 +65,58 @@ func TestPostgresConfig(t *testing.T) {
 	_, err := OpenPostgres(ctx, PostgresConfig{URL: "postgres://u@localhost:1/db?connect_timeout=1", ConnectTimeout: 300 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "gave up") {
 		t.Errorf("unreachable database: %v", err)
+	}
+}
+
+// TestPostgresUnreachable: while the database is down, commits fail and
+// Healthy and Ping report it (/readyz answers 503); once it is back the
+// probe makes Healthy recover with no commit, and commits succeed again
+// on fresh connections.
+func TestPostgresUnreachable(t *testing.T) {
+	var own pgtest.Cluster // halted and resumed: not the shared one
+	t.Cleanup(func() {
+		if err := own.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	ctx := context.Background()
+	s, err := OpenPostgres(ctx, PostgresConfig{URL: own.URL(t), StatementTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, Commit{Actions: []ActionRecord{action("u", "before", `1`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := own.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, Commit{Actions: []ActionRecord{action("u", "down", `1`)}}); err == nil {
+		t.Fatal("Commit succeeded with the database down")
+	}
+	if s.Healthy() == nil {
+		t.Error("Healthy with the database down")
+	}
+	if s.Ping(ctx) == nil {
+		t.Error("Ping succeeded with the database down")
+	}
+	if err := own.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for s.Healthy() != nil { // the probe runs every second
+		if time.Now().After(deadline) {
+			t.Fatalf("still unhealthy 15s after the database came back: %v", s.Healthy())
+		}
+		time.Sleep(50 * time.Millisecond) // polling for recovery; the guard above bounds it
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after recovery: %v", err)
+	}
+	if err := s.Commit(ctx, Commit{Actions: []ActionRecord{action("u", "after", `1`)}}); err != nil {
+		t.Errorf("Commit after recovery: %v", err)
+	}
+	if _, ok, err := s.LookupAction(ctx, "u", "after"); !ok || err != nil {
+		t.Errorf("LookupAction(after) = %v, %v", ok, err)
 	}
 }

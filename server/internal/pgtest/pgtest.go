@@ -146,10 +146,24 @@ func (c *Cluster) start() (err error) {
 	if c.port, err = freePort(); err != nil {
 		return err
 	}
+	return c.Resume()
+}
+
+// Resume starts the server of the cluster (again, after Halt) on its port.
+func (c *Cluster) Resume() error {
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=200", c.port, c.root)
-	if out, err := c.cmd("pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", filepath.Join(c.root, "log"), "-o", opts).CombinedOutput(); err != nil {
+	if out, err := c.cmd("pg_ctl", "start", "-w", "-t", "60", "-D", filepath.Join(c.root, "data"), "-l", filepath.Join(c.root, "log"), "-o", opts).CombinedOutput(); err != nil {
 		log, _ := os.ReadFile(filepath.Join(c.root, "log"))
 		return fmt.Errorf("pg_ctl start: %v: %s\nlog:\n%s", err, out, log)
+	}
+	return nil
+}
+
+// Halt stops the server (fast: sessions are cut), keeping its data, for
+// tests of what an unreachable database does; Resume starts it again.
+func (c *Cluster) Halt() error {
+	if out, err := c.cmd("pg_ctl", "stop", "-w", "-m", "fast", "-D", filepath.Join(c.root, "data")).CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop: %v: %s", err, out)
 	}
 	return nil
 }
@@ -161,8 +175,8 @@ func (c *Cluster) Stop() error {
 		return nil
 	}
 	var errs []error
-	if out, err := c.cmd("pg_ctl", "stop", "-w", "-m", "fast", "-D", filepath.Join(c.root, "data")).CombinedOutput(); err != nil {
-		errs = append(errs, fmt.Errorf("pg_ctl stop: %v: %s", err, out))
+	if _, err := os.Stat(filepath.Join(c.root, "data", "postmaster.pid")); err == nil {
+		errs = append(errs, c.Halt())
 	}
 	errs = append(errs, os.RemoveAll(c.root))
 	return errors.Join(errs...)
