@@ -20,6 +20,10 @@ import (
 	"github.com/pressly/goose/v3/lock"
 )
 
+// dialTimeout bounds one connection attempt when the URL sets no
+// connect_timeout.
+const dialTimeout = 5 * time.Second
+
 // Defaults of PostgresConfig used when the matching field is zero.
 const (
 	DefaultPoolSize         = 16
@@ -129,6 +133,11 @@ func OpenPostgres(ctx context.Context, cfg PostgresConfig) (*Postgres, error) {
 	rp["synchronous_commit"] = "on"
 	rp["statement_timeout"] = strconv.FormatInt(cfg.StatementTimeout.Milliseconds(), 10)
 	rp["application_name"] = "cosmic-server"
+	if pc.ConnConfig.ConnectTimeout == 0 { // the URL's connect_timeout wins
+		// A database behind a silent network must not hold a commit on
+		// a connect forever.
+		pc.ConnConfig.ConnectTimeout = dialTimeout
+	}
 	p := &Postgres{cfg: cfg, log: cfg.Logger, done: make(chan struct{})}
 	if p.pool, err = pgxpool.NewWithConfig(ctx, pc); err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
@@ -263,8 +272,10 @@ func (p *Postgres) sweep(ctx context.Context) (int64, error) {
 // returns an error wrapping ErrConflict and writes nothing. If ctx ends
 // first the transaction is rolled back (or, if COMMIT was sent, its
 // outcome is unknown: the error says so and a retry with the same action
-// id is answered from the record if it did commit). After Close has begun
-// Commit returns ErrClosed.
+// id is answered from the record if it did commit). Commit also gives up
+// by itself after dialTimeout + 2 × StatementTimeout (15s by default),
+// with the same unknown outcome. After Close has begun Commit returns
+// ErrClosed.
 func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 	if err := c.validate(); err != nil {
 		return err
@@ -286,6 +297,16 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 
 	start := time.Now()
 	conflict := false
+	// The garden commits with a context that never ends (a client going
+	// away must not cut a commit short); bound it here so that a silent
+	// network cannot hold an action forever: a connect, the statements
+	// (each bounded by statement_timeout on the server) and COMMIT. On
+	// this deadline the outcome may be unknown; the caller answers an
+	// error and the client's retry with the same id finds the record if
+	// it did commit.
+	caller := ctx
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout+2*p.cfg.StatementTimeout)
+	defer cancel()
 	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		ok, err := p.write(ctx, tx, &c)
 		if err != nil {
@@ -301,7 +322,7 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 	case conflict:
 		return fmt.Errorf("store: commit: %w", ErrConflict)
 	case err != nil:
-		if ctx.Err() == nil {
+		if caller.Err() == nil { // not the caller giving up: the database failed
 			p.setHealth(err)
 		}
 		return fmt.Errorf("store: commit: %w", err)
