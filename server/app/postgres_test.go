@@ -40,6 +40,7 @@ func TestPostgresStore(t *testing.T) {
 	if r, _ := c.Result("p-1"); !r.Success || r.Version != 2 {
 		t.Fatalf("create: %+v", r)
 	}
+	_ = c.Conn.CloseNow() // else Stop waits out the close handshake of a client that no longer reads
 	s.Stop()
 
 	s = start()
@@ -53,6 +54,7 @@ func TestPostgresStore(t *testing.T) {
 	if r, _ := c.Result("p-1"); !r.Success || r.Version != 2 || r.BodyID != "b-p-1" {
 		t.Fatalf("replay after restart: %+v", r)
 	}
+	_ = c.Conn.CloseNow()
 	s.Stop()
 	if _, err := os.Stat(dbPath); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("DB_PATH %s exists (%v): the SQLite file was created", dbPath, err)
