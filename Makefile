@@ -10,7 +10,7 @@ WASM      := $(WEB_DIST)/cosmic.wasm
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 GO_WASM_TEST_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all build server wasm web generate run test test-go test-wasm test-web test-e2e e2e-deps check fuzz bench clean
+.PHONY: all build server wasm web generate run test test-go test-wasm test-web test-e2e e2e-deps pg-deps check fuzz bench clean
 
 all: build
 
@@ -50,8 +50,17 @@ check:
 	$(GO) vet ./...
 	GOOS=js GOARCH=wasm $(GO) vet ./wasm/ ./shared/...
 
+# Debian's PostgreSQL server for the store tests (server/internal/pgtest
+# runs a throw-away cluster from /usr/lib/postgresql/*/bin; no containers,
+# and no test is skipped for want of it).
+pg-deps:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -q && apt-get install -y -q postgresql; \
+		else echo "PostgreSQL missing: sudo apt-get install -y postgresql"; exit 1; fi; \
+	fi
+
 # Everything but the browser suite, with the race detector.
-test-go:
+test-go: pg-deps
 	$(GO) test -race -count=1 $$($(GO) list ./... | grep -v /e2e)
 
 # The shared core and the adapter (wasm/, its syscall/js glue included)

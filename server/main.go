@@ -62,7 +62,7 @@ func run(args []string, env func(string) (string, bool), stderr io.Writer) int {
 	}
 	srv := app.NewHTTPServer(cfg, a.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	log.Info("listening", "addr", ln.Addr().String(), "url", "http://"+displayAddr(ln.Addr()), "dev_mode", cfg.DevMode,
-		"db_path", cfg.DBPath, "web_dir", cfg.WebDir, "heartbeat", cfg.HeartbeatInterval.String())
+		"store", storeName(cfg), "web_dir", cfg.WebDir, "heartbeat", cfg.HeartbeatInterval.String())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -129,4 +129,13 @@ func displayAddr(a net.Addr) string {
 		return "localhost:" + strings.TrimPrefix(s, "0.0.0.0:")
 	}
 	return s
+}
+
+// storeName is what the start-up line says of the store: the SQLite path,
+// or "postgres" (never DATABASE_URL, which may hold a password).
+func storeName(cfg config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgres"
+	}
+	return "sqlite:" + cfg.DBPath
 }

@@ -27,12 +27,23 @@ import (
 	"github.com/cosmic-gardener/realtime/server/ws"
 )
 
+// Store is what the app needs of the durable store, SQLite or PostgreSQL:
+// the garden's methods, health for /readyz, and Close at shutdown.
+type Store interface {
+	garden.Store
+	// Healthy returns nil while the latest commit committed (no I/O).
+	Healthy() error
+	// Ping reports whether the database answers.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
 // App is the assembled server. Create with New, serve Handler, stop with
 // Shutdown.
 type App struct {
 	cfg      config.Config
 	log      *slog.Logger
-	store    *store.SQLite
+	store    Store
 	gardens  *garden.Manager
 	sessions *session.Manager
 	ws       *ws.Server
@@ -74,8 +85,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		}
 		return a.gardens.Loaded()
 	}})
-	if a.store, err = store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync,
-		BusyTimeout: cfg.DBBusyTimeout, Observe: a.metrics.CommitDone, ObserveCheckpoint: a.metrics.CheckpointDone}); err != nil {
+	if a.store, err = openStore(ctx, cfg, log, a.metrics); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {
@@ -99,6 +109,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	a.router = a.routes()
 	a.ready.Store(true)
 	return a, nil
+}
+
+// openStore opens PostgreSQL when DATABASE_URL is set (and then never
+// touches DB_PATH), SQLite at DB_PATH otherwise (and then never connects to
+// PostgreSQL).
+func openStore(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (Store, error) {
+	// Each branch returns a nil interface on error, never a typed nil.
+	if cfg.DatabaseURL != "" {
+		s, err := store.OpenPostgres(ctx, store.PostgresConfig{URL: cfg.DatabaseURL, Logger: log, PoolSize: cfg.DBPoolSize,
+			StatementTimeout: cfg.DBStatementTimeout, ConnectTimeout: cfg.DBConnectTimeout, Observe: m.CommitDone})
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := store.Open(ctx, store.Config{Path: cfg.DBPath, Logger: log, Synchronous: cfg.DBSync,
+		BusyTimeout: cfg.DBBusyTimeout, Observe: m.CommitDone, ObserveCheckpoint: m.CheckpointDone})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Handler returns the HTTP handler.

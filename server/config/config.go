@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -17,28 +18,34 @@ import (
 // Config is the server's configuration. Settings lists every field's
 // variable, default and valid range.
 type Config struct {
-	Addr              string        // ADDR, default ":8080"
-	JWTSecret         string        // JWT_SECRET, required unless DevMode
-	JWTPublicKeyFile  string        // JWT_PUBLIC_KEY_FILE, optional PEM enabling RS256/ES256
-	DBPath            string        // DB_PATH, default "data/cosmic.db"
-	DBSync            string        // DB_SYNC, NORMAL (default) or FULL
-	DBBusyTimeout     time.Duration // DB_BUSY_TIMEOUT, default 5s: how long a commit waits for a lock held by another connection
-	DevMode           bool          // DEV_MODE
-	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated host patterns
-	HeartbeatInterval time.Duration // HEARTBEAT_INTERVAL, default 30s
-	MaxUpdatesPerSec  float64       // MAX_UPDATES_PER_SECOND, default 10
-	MaxBytesPerSec    int           // MAX_BYTES_PER_SECOND per connection state budget, default 0 (unlimited)
-	SessionRetention  time.Duration // SESSION_RETENTION, default 2m
-	MaxSessionsUser   int           // MAX_SESSIONS_PER_USER, default 1000
-	RateBurst         int           // RATE_BURST, default 200
-	RatePerSecond     float64       // RATE_PER_SECOND, default 50
-	LogFile           string        // LOG_FILE, optional
-	LogFormat         string        // LOG_FORMAT, text (default) or json
-	LogLevel          string        // LOG_LEVEL, debug|info (default)|warn|error
-	WebDir            string        // WEB_DIR, default "web/dist"
-	Pprof             bool          // PPROF mounts /debug/pprof
-	WSPlainBuffers    bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
-	DevTokenTTL       time.Duration // DEV_TOKEN_TTL, default 24h
+	Addr             string        // ADDR, default ":8080"
+	JWTSecret        string        // JWT_SECRET, required unless DevMode
+	JWTPublicKeyFile string        // JWT_PUBLIC_KEY_FILE, optional PEM enabling RS256/ES256
+	DBPath           string        // DB_PATH, default "data/cosmic.db"
+	DBSync           string        // DB_SYNC, NORMAL (default) or FULL
+	DBBusyTimeout    time.Duration // DB_BUSY_TIMEOUT, default 5s: how long a commit waits for a lock held by another connection
+	// DatabaseURL (DATABASE_URL) selects the PostgreSQL store instead of
+	// SQLite at DBPath; it may hold a password and is never logged.
+	DatabaseURL        string
+	DBPoolSize         int           // DB_POOL_SIZE, PostgreSQL connections, default 16
+	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT, PostgreSQL statement_timeout, default 5s
+	DBConnectTimeout   time.Duration // DB_CONNECT_TIMEOUT, how long start-up waits for PostgreSQL, default 30s
+	DevMode            bool          // DEV_MODE
+	AllowedOrigins     []string      // ALLOWED_ORIGINS, comma-separated host patterns
+	HeartbeatInterval  time.Duration // HEARTBEAT_INTERVAL, default 30s
+	MaxUpdatesPerSec   float64       // MAX_UPDATES_PER_SECOND, default 10
+	MaxBytesPerSec     int           // MAX_BYTES_PER_SECOND per connection state budget, default 0 (unlimited)
+	SessionRetention   time.Duration // SESSION_RETENTION, default 2m
+	MaxSessionsUser    int           // MAX_SESSIONS_PER_USER, default 1000
+	RateBurst          int           // RATE_BURST, default 200
+	RatePerSecond      float64       // RATE_PER_SECOND, default 50
+	LogFile            string        // LOG_FILE, optional
+	LogFormat          string        // LOG_FORMAT, text (default) or json
+	LogLevel           string        // LOG_LEVEL, debug|info (default)|warn|error
+	WebDir             string        // WEB_DIR, default "web/dist"
+	Pprof              bool          // PPROF mounts /debug/pprof
+	WSPlainBuffers     bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
+	DevTokenTTL        time.Duration // DEV_TOKEN_TTL, default 24h
 
 	// The plain HTTP server's timeouts (hijacked WebSockets keep their own
 	// heartbeat instead): see app.NewHTTPServer.
@@ -93,6 +100,14 @@ func Settings() []Setting {
 			set: oneOf(func(c *Config) *string { return &c.DBSync }, strings.ToUpper, "NORMAL", "FULL")},
 		{Name: "DB_BUSY_TIMEOUT", Default: "5s", Range: "10ms to 10m",
 			Usage: "how long a commit waits for a lock held by another connection", set: durationIn(func(c *Config) *time.Duration { return &c.DBBusyTimeout }, 10*time.Millisecond, 10*time.Minute)},
+		{Name: "DATABASE_URL", Default: "none (SQLite at DB_PATH)", Range: "a postgres:// or postgresql:// URL",
+			Usage: "PostgreSQL store instead of SQLite", set: setDatabaseURL},
+		{Name: "DB_POOL_SIZE", Default: "16", Range: "1 to 1000",
+			Usage: "PostgreSQL connections per server", set: intIn(func(c *Config) *int { return &c.DBPoolSize }, 1, 1000)},
+		{Name: "DB_STATEMENT_TIMEOUT", Default: "5s", Range: "10ms to 10m",
+			Usage: "PostgreSQL statement_timeout", set: durationIn(func(c *Config) *time.Duration { return &c.DBStatementTimeout }, 10*time.Millisecond, 10*time.Minute)},
+		{Name: "DB_CONNECT_TIMEOUT", Default: "30s", Range: "1s to 1h",
+			Usage: "how long start-up keeps trying to reach PostgreSQL", set: durationIn(func(c *Config) *time.Duration { return &c.DBConnectTimeout }, time.Second, time.Hour)},
 		{Name: "DEV_MODE", Flag: "dev", Default: "false", Range: boolRange, isBool: true,
 			Usage: "development mode: dev-login and a development secret", set: boolSetter(func(c *Config) *bool { return &c.DevMode })},
 		{Name: "ALLOWED_ORIGINS", Default: "none (the server's own origin only)", Range: "comma-separated path.Match patterns of a host, or of scheme://host with scheme http or https; no userinfo, path or query",
@@ -142,6 +157,7 @@ func Settings() []Setting {
 func Defaults() Config {
 	return Config{
 		Addr: ":8080", DBPath: "data/cosmic.db", DBSync: "NORMAL", DBBusyTimeout: 5 * time.Second, HeartbeatInterval: 30 * time.Second,
+		DBPoolSize: 16, DBStatementTimeout: 5 * time.Second, DBConnectTimeout: 30 * time.Second,
 		MaxUpdatesPerSec: 10, SessionRetention: 2 * time.Minute, MaxSessionsUser: 1000, RateBurst: 200,
 		RatePerSecond: 50, LogFormat: "text", LogLevel: "info", WebDir: "web/dist", DevTokenTTL: 24 * time.Hour,
 		HTTPReadHeaderTimeout: 5 * time.Second, HTTPReadTimeout: 10 * time.Second,
@@ -165,7 +181,7 @@ func Load(args []string, env func(string) (string, bool), stderr io.Writer) (Con
 		}
 		if err := s.set(&c, v); err != nil {
 			shown := strconv.Quote(v)
-			if s.Name == "JWT_SECRET" {
+			if s.Name == "JWT_SECRET" || s.Name == "DATABASE_URL" {
 				shown = "(hidden)"
 			}
 			errs = append(errs, fmt.Errorf("%s=%s: %w", s.Name, shown, err))
@@ -324,6 +340,21 @@ func intIn(field func(*Config) *int, lo, hi int) func(*Config, string) error {
 		*field(c) = n
 		return nil
 	}
+}
+
+// setDatabaseURL accepts a postgres:// or postgresql:// URL with a host or
+// a host query parameter (a unix socket directory). Its errors never quote
+// the value, which may hold a password.
+func setDatabaseURL(c *Config, v string) error {
+	u, err := url.Parse(strings.TrimSpace(v))
+	switch {
+	case err != nil:
+		return errors.New("want a postgres:// or postgresql:// URL (it does not parse)")
+	case u.Scheme != "postgres" && u.Scheme != "postgresql":
+		return errors.New("want a postgres:// or postgresql:// URL")
+	}
+	c.DatabaseURL = strings.TrimSpace(v)
+	return nil
 }
 
 // setOrigins checks each pattern: a bad path.Match pattern would match

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"os"
 	"reflect"
 	"strings"
@@ -231,5 +232,36 @@ func TestShortDuration(t *testing.T) {
 		if got := shortDuration(d); got != want {
 			t.Errorf("shortDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestDatabaseURL: DATABASE_URL takes postgres:// and postgresql:// URLs
+// only, and an error never shows the value (it may hold a password).
+func TestDatabaseURL(t *testing.T) {
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			switch k {
+			case "DATABASE_URL":
+				return v, true
+			case "DEV_MODE":
+				return "1", true
+			}
+			return "", false
+		}
+	}
+	for _, good := range []string{"postgres://u:pw@db.example:5432/cosmic?sslmode=require", "postgresql:///cosmic?host=/run/postgresql"} {
+		c, err := Load(nil, env(good), io.Discard)
+		if err != nil || c.DatabaseURL != good {
+			t.Errorf("Load(DATABASE_URL=%s) = %q, %v", good, c.DatabaseURL, err)
+		}
+	}
+	for _, bad := range []string{"mysql://u:secret@h/db", "secret", "http://u:secret@h/db", "postgres://u:secret@h:x%zz/db"} {
+		_, err := Load(nil, env(bad), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Load(DATABASE_URL=%s) = %v; want an error naming the variable, not the value", bad, err)
+		}
+	}
+	if c := Defaults(); c.DatabaseURL != "" {
+		t.Errorf("default DatabaseURL %q", c.DatabaseURL)
 	}
 }

@@ -35,7 +35,17 @@ type Observer interface {
 	// size of the full state it replaces (full is true when the full
 	// state was chosen because the patch was not smaller).
 	PatchBuilt(patchBytes, stateBytes int, full bool)
+	// StoreConflict reports a commit refused because another writer (a
+	// process sharing the database) changed the garden first; Do reloads
+	// and applies the action again.
+	StoreConflict()
 }
+
+// MaxConflictRetries is how many times Do reloads and applies an action
+// again after a store conflict (store.ErrConflict) before it gives up
+// with the conflict error (the action is then not applied and may be
+// retried with the same id).
+const MaxConflictRetries = 5
 
 // Subscriber is told when a garden has a new durable version. Changed is
 // called with no garden lock held and must not block.
@@ -195,6 +205,7 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		}
 	}
 	g.setCurrent(snap)
+	g.stored = found
 	return g, nil
 }
 
@@ -214,6 +225,9 @@ type Garden struct {
 	cfg    *Config
 
 	actMu sync.Mutex // serialises actions; see Locking above
+	// stored is whether cur is the version the store holds (false for a
+	// new garden until its first commit). Guarded by actMu.
+	stored bool
 
 	mu         sync.Mutex // guards the fields below
 	cur        *Snapshot
@@ -326,24 +340,91 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 	g.actMu.Lock()
 	defer g.actMu.Unlock()
 
-	prev, seen, err := g.replay(ctx, actionID)
+	for attempt := 0; ; attempt++ {
+		prev, seen, err := g.replay(ctx, actionID)
+		if err != nil {
+			return Result{}, err
+		}
+		if seen {
+			g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
+			return Result{Data: prev, Replayed: true}, nil
+		}
+		cur := g.Current()
+		out, err := apply(g.userID, cur, act, actionID, g.cfg.Clock())
+		if err != nil {
+			return Result{}, err
+		}
+		err = g.commit(ctx, out, g.base(cur))
+		if errors.Is(err, store.ErrConflict) {
+			// Another process wrote this garden first: take its version
+			// and run the steps again. Replay may now find the id (the
+			// other process applied it: its result is the answer), and
+			// apply may now refuse the action, which is an answer too.
+			g.cfg.Observer.StoreConflict()
+			if attempt >= MaxConflictRetries {
+				return Result{}, err
+			}
+			if err := g.reload(ctx); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		g.publish(out, origin)
+		g.cfg.Observer.ActionDone(act.Type(), out.label(), g.cfg.Clock().Sub(start))
+		return Result{Data: out.data}, nil
+	}
+}
+
+// base is the stored version that a commit computed from cur is
+// conditional on: cur's, or 0 when the garden is not stored yet. actMu
+// must be held.
+func (g *Garden) base(cur *Snapshot) uint64 {
+	if !g.stored {
+		return 0
+	}
+	return cur.Version
+}
+
+// reload replaces the current version by the store's after a conflict and
+// tells the subscribers (origin nil: the change came from elsewhere).
+// actMu must be held.
+func (g *Garden) reload(ctx context.Context) error {
+	stored, found, err := g.cfg.Store.LoadGarden(ctx, g.userID)
 	if err != nil {
-		return Result{}, err
+		return fmt.Errorf("reload garden %s: %w", g.userID, err)
 	}
-	if seen {
-		g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
-		return Result{Data: prev, Replayed: true}, nil
+	if !found {
+		g.stored = false
+		return nil
 	}
-	out, err := apply(g.userID, g.Current(), act, actionID, g.cfg.Clock())
+	s, err := game.Decode(stored.State)
 	if err != nil {
-		return Result{}, err
+		return fmt.Errorf("reload garden %s: %w", g.userID, err)
 	}
-	if err := g.commit(ctx, out); err != nil {
-		return Result{}, err
+	snap, err := newSnapshot(stored.Version, s)
+	if err != nil {
+		return fmt.Errorf("reload garden %s: %w", g.userID, err)
 	}
-	g.publish(out, origin)
-	g.cfg.Observer.ActionDone(act.Type(), out.label(), g.cfg.Clock().Sub(start))
-	return Result{Data: out.data}, nil
+	g.mu.Lock()
+	if !g.stored || snap.Version <= g.cur.Version {
+		// The version clients hold may name another state than the
+		// store's (ours was never committed): no patch from it is
+		// trustworthy, every client gets the full state.
+		g.cur, g.history = nil, nil
+		clear(g.diffs)
+		g.diffOrder = nil
+	}
+	g.setCurrent(snap)
+	subs := g.subs
+	g.mu.Unlock()
+	g.stored = true
+	for _, sub := range subs {
+		sub.Changed(snap, nil)
+	}
+	return nil
 }
 
 // replay returns the recorded result of actionID, if the id was seen: from
@@ -435,11 +516,19 @@ func apply(userID string, cur *Snapshot, act protocol.Action, actionID string, n
 // refuse the outcome (with several nodes: a version conflict, answered by
 // reloading and applying again). actMu must be held. Nothing in memory
 // changes here; on error the garden is as before.
-func (g *Garden) commit(ctx context.Context, out outcome) error {
+func (g *Garden) commit(ctx context.Context, out outcome, base uint64) error {
+	// Conditional on the version out was computed from: with several
+	// processes on one database, another may have written first
+	// (store.ErrConflict; Do reloads and applies again).
+	c := out.commit
+	c.Expect = &store.Expect{UserID: g.userID, Version: base}
 	// The commit must not be abandoned half-way because one client went
 	// away: other devices and the idempotency record depend on it.
-	if err := g.cfg.Store.Commit(context.WithoutCancel(ctx), out.commit); err != nil {
+	if err := g.cfg.Store.Commit(context.WithoutCancel(ctx), c); err != nil {
 		return fmt.Errorf("commit %s to garden %s: %w", out.actType, g.userID, err)
+	}
+	if c.Garden != nil {
+		g.stored = true
 	}
 	return nil
 }
@@ -508,3 +597,4 @@ type nopObserver struct{}
 
 func (nopObserver) ActionDone(string, string, time.Duration) {}
 func (nopObserver) PatchBuilt(int, int, bool)                {}
+func (nopObserver) StoreConflict()                           {}

@@ -41,6 +41,7 @@ type Metrics struct {
 	commitDur                     prometheus.Histogram
 	checkpointDur                 *prometheus.HistogramVec
 	commitBatch                   prometheus.Histogram
+	conflicts                     prometheus.Counter
 }
 
 // New registers the collectors, plus the Go and process collectors, on a
@@ -77,7 +78,9 @@ func New(gauges Gauges) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16)}, []string{"mode"})
 	m.commitBatch = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "cosmic_store_commit_batch_size", Help: "Commits per store transaction.",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
-	for _, c := range []prometheus.Collector{m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
+	m.conflicts = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_store_conflicts_total",
+		Help: "Commits refused because another process wrote the garden first (reloaded and applied again)."})
+	for _, c := range []prometheus.Collector{m.conflicts, m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
 		m.sessionsOpen, m.sessionsOpened, m.takeovers, m.resyncs, m.coalesced, m.overflows, m.updatesSent, m.updateBytes,
 		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.checkpointDur, m.commitBatch} {
 		f(c)
@@ -185,6 +188,9 @@ func (m *Metrics) PatchBuilt(patchBytes, stateBytes int, full bool) {
 		m.patchFullBytes.Add(float64(stateBytes))
 	}
 }
+
+// StoreConflict counts a conditional commit refused by the store.
+func (m *Metrics) StoreConflict() { m.conflicts.Inc() }
 
 // CheckpointDone observes a WAL checkpoint (store.Config.ObserveCheckpoint).
 func (m *Metrics) CheckpointDone(mode string, d time.Duration) {

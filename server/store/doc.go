@@ -1,7 +1,16 @@
-// Package store is the durable SQLite store of the game server: one garden
-// (JSON state plus version) per user and the action dedup records that make
-// action ids idempotency keys (protocol.md §2), in the file named by DB_PATH
-// (protocol.md §11).
+// Package store is the durable store of the game server: one garden (JSON
+// state plus version) per user and the action dedup records that make
+// action ids idempotency keys (protocol.md §2), in the SQLite file named by
+// DB_PATH (protocol.md §11) or, with DATABASE_URL, in PostgreSQL
+// ([OpenPostgres], [*Postgres]). Both keep the same guarantees, checked by
+// one test suite (suite_test.go).
+//
+// Conditional commits: a [Commit] with Expect is written only if the
+// stored garden is still at the version it was computed from, else Commit
+// returns an error wrapping [ErrConflict] and writes nothing (another
+// process on the same database wrote first). The garden reloads and
+// applies again. In SQLite's group commit a conflict is found per
+// statement and fails only its own commit, not the batch.
 //
 // [Open] returns a [*SQLite]. All its methods are safe for concurrent use.
 // Writes go through [SQLite.Commit], which hands the [Commit] to one writer
@@ -25,6 +34,12 @@
 // [SQLite.Healthy] reports whether the latest transaction committed; while
 // it did not, the writer tries a probe transaction every second, so health
 // comes back without traffic (/readyz, protocol.md §11).
+//
+// Schema: one versioned set of migrations for both stores
+// (migrations/sqlite, migrations/postgres, the same version numbers), applied
+// by goose at Open; a database at a newer version than this server knows is
+// refused ([ErrSchemaTooNew]). SQLite files of servers before goose
+// (PRAGMA user_version 1) open unchanged.
 //
 // Open refuses an existing file that is not an SQLite database, whatever
 // its size, and never writes to it ([ErrNotDatabase]).

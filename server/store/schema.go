@@ -3,75 +3,89 @@ package store
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
+
+	"github.com/pressly/goose/v3"
 )
 
-// schemaV1 creates the first schema. Times are Unix nanoseconds. The
-// actions rowid records insertion order, which breaks ties of equal At.
-// actions_user_at serves LoadActions and per-user pruning, actions_at the
-// periodic sweep of expired records.
-const schemaV1 = `
-CREATE TABLE IF NOT EXISTS gardens (
-	user_id    TEXT    NOT NULL PRIMARY KEY,
-	version    INTEGER NOT NULL,
-	state      BLOB    NOT NULL,
-	updated_at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS actions (
-	user_id   TEXT    NOT NULL,
-	action_id TEXT    NOT NULL,
-	result    BLOB    NOT NULL,
-	at        INTEGER NOT NULL,
-	PRIMARY KEY (user_id, action_id)
-);
-CREATE INDEX IF NOT EXISTS actions_user_at ON actions (user_id, at);
-CREATE INDEX IF NOT EXISTS actions_at ON actions (at);
+// migrations holds the versioned schema of both stores, applied by goose
+// at Open: migrations/sqlite and migrations/postgres carry the same
+// version numbers, each step written in its database's SQL. Append files,
+// never edit one. goose records the versions it applied in its own table
+// (goose_db_version); SQLite files also mirror the version in PRAGMA
+// user_version, which servers before goose used (their only step is
+// 00001, so their files, at user_version 1, keep working), and which
+// makes such an older server refuse a newer file.
+//
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
+var migrations embed.FS
 
-`
+// ErrSchemaTooNew is wrapped by the error Open and OpenPostgres return
+// when the database holds a schema version newer than this server knows:
+// a newer server has migrated it, and this one refuses to run against it.
+var ErrSchemaTooNew = errors.New("database schema is newer than this server supports")
 
-// migrations returns the schema steps; step i moves PRAGMA user_version from
-// i to i+1. Append new steps, never edit old ones.
-func migrations() []string {
-	return []string{schemaV1}
+// gooseUp applies the migrations of dir (a directory of migrations) to db
+// and returns the newest version known; it refuses a database already at a
+// newer one.
+func gooseUp(ctx context.Context, dialect goose.Dialect, db *sql.DB, dir string, opts ...goose.ProviderOption) (known int64, err error) {
+	fsys, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return 0, err
+	}
+	prov, err := goose.NewProvider(dialect, db, fsys, append(opts, goose.WithDisableGlobalRegistry(true))...)
+	if err != nil {
+		return 0, err
+	}
+	src := prov.ListSources()
+	known = src[len(src)-1].Version
+	if _, err := prov.Up(ctx); err != nil {
+		return 0, err
+	}
+	have, err := prov.GetDBVersion(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if have > known {
+		return 0, fmt.Errorf("%w: schema version %d is newer than supported %d; run a newer server", ErrSchemaTooNew, have, known)
+	}
+	return known, nil
 }
 
-// migrate brings the schema to the newest version in one transaction. It
+// migrate brings an SQLite file's schema to the newest version. It
 // refuses a file written by a newer version of this package.
-func migrate(ctx context.Context, w *sql.DB) (err error) {
-	steps := migrations()
-	tx, err := w.BeginTx(ctx, nil)
+func migrate(ctx context.Context, w *sql.DB) error {
+	var v int64
+	if err := w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	known, err := gooseUpSQLite(ctx, w, v)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback()
+	if v != known {
+		// PRAGMA takes no parameters; known is ours, not input.
+		if _, err := w.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", known)); err != nil {
+			return fmt.Errorf("migrate: set schema version: %w", err)
 		}
-	}()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return fmt.Errorf("migrate: read schema version: %w", err)
-	}
-	if v > len(steps) {
-		return fmt.Errorf("migrate: schema version %d is newer than supported %d", v, len(steps))
-	}
-	if v == len(steps) {
-		return tx.Commit()
-	}
-	for i := v; i < len(steps); i++ {
-		if _, err := tx.ExecContext(ctx, steps[i]); err != nil {
-			return fmt.Errorf("migrate: to schema version %d: %w", i+1, err)
-		}
-	}
-	// PRAGMA takes no parameters; len(steps) is ours, not input.
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", len(steps))); err != nil {
-		return fmt.Errorf("migrate: set schema version: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate: commit: %w", err)
 	}
 	return nil
+}
+
+// gooseUpSQLite refuses a user_version above what goose knows before
+// touching the file, then runs goose.
+func gooseUpSQLite(ctx context.Context, w *sql.DB, userVersion int64) (int64, error) {
+	entries, err := fs.ReadDir(migrations, "migrations/sqlite")
+	if err != nil {
+		return 0, err
+	}
+	if known := int64(len(entries)); userVersion > known {
+		return 0, fmt.Errorf("%w: schema version %d is newer than supported %d; run a newer server", ErrSchemaTooNew, userVersion, known)
+	}
+	return gooseUp(ctx, goose.DialectSQLite3, w, "migrations/sqlite")
 }
 
 // writeStmts are the writer's prepared statements. They are prepared on the
@@ -80,6 +94,15 @@ func migrate(ctx context.Context, w *sql.DB) (err error) {
 type writeStmts struct {
 	// upsertGarden writes a garden unless the stored one is as new or newer.
 	upsertGarden *sql.Stmt
+	// insertGarden writes a garden that must not exist yet (a conditional
+	// commit on version 0); no row affected means a conflict.
+	insertGarden *sql.Stmt
+	// updateGardenIf writes a garden whose stored version must be the
+	// given base; no row affected means a conflict.
+	updateGardenIf *sql.Stmt
+	// gardenVersion reads a stored version inside the write transaction,
+	// for a conditional commit without a garden write.
+	gardenVersion *sql.Stmt
 	// insertAction records an action unless its id is known: the first
 	// result stays.
 	insertAction *sql.Stmt
@@ -103,6 +126,10 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 	ws.upsertGarden = prep(`INSERT INTO gardens (user_id, version, state, updated_at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, state = excluded.state, updated_at = excluded.updated_at
 		WHERE excluded.version > gardens.version`)
+	ws.insertGarden = prep(`INSERT INTO gardens (user_id, version, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+		ON CONFLICT (user_id) DO NOTHING`)
+	ws.updateGardenIf = prep(`UPDATE gardens SET version = ?2, state = ?3, updated_at = ?4 WHERE user_id = ?1 AND version = ?5`)
+	ws.gardenVersion = prep(`SELECT version FROM gardens WHERE user_id = ?1`)
 	ws.insertAction = prep(`INSERT INTO actions (user_id, action_id, result, at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id, action_id) DO NOTHING`)
 	ws.pruneAge = prep(`DELETE FROM actions WHERE user_id = ?1 AND at < ?2`)
@@ -115,7 +142,7 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (ws *writeStmts) close() {
-	closeStmts(ws.upsertGarden, ws.insertAction, ws.pruneAge, ws.sweep)
+	closeStmts(ws.upsertGarden, ws.insertGarden, ws.updateGardenIf, ws.gardenVersion, ws.insertAction, ws.pruneAge, ws.sweep)
 }
 
 // readStmts are prepared on the read pool.

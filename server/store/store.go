@@ -79,6 +79,12 @@ var (
 	// ErrInvalid is wrapped by the error Commit returns for a malformed
 	// Commit (empty user id, bad action id, ...); nothing was written.
 	ErrInvalid = errors.New("store: invalid commit")
+	// ErrConflict is wrapped by the error Commit returns when a
+	// conditional commit (Commit.Expect) finds the stored garden at
+	// another version than expected: another writer (another process on
+	// the same database) committed first. Nothing of the commit was
+	// written; the caller reloads the garden and computes again.
+	ErrConflict = errors.New("store: conflict: the garden changed since it was loaded")
 )
 
 // Config configures Open. A zero field means the documented default.
@@ -206,6 +212,22 @@ type ActionRecord struct {
 type Commit struct {
 	Garden  *Garden
 	Actions []ActionRecord
+	// Expect, if not nil, makes the commit conditional (optimistic
+	// concurrency between processes sharing one database): it is written
+	// only if the stored garden of Expect.UserID is still at
+	// Expect.Version, else Commit returns an error wrapping ErrConflict
+	// and writes nothing. A conditional garden write replaces the stored
+	// garden whatever its version (the condition already orders them);
+	// an unconditional one never replaces a newer version.
+	Expect *Expect
+}
+
+// Expect is the condition of a conditional Commit.
+type Expect struct {
+	UserID string
+	// Version is the stored version the commit was computed from; 0 means
+	// "no garden stored yet" (the garden write is then an insert).
+	Version uint64
 }
 
 // hasGarden reports whether c writes a garden.
@@ -213,6 +235,18 @@ func (c *Commit) hasGarden() bool { return c.Garden != nil && c.Garden.State != 
 
 // validate reports a malformed commit, wrapping ErrInvalid.
 func (c *Commit) validate() error {
+	if e := c.Expect; e != nil {
+		switch {
+		case e.UserID == "":
+			return fmt.Errorf("%w: condition without user id", ErrInvalid)
+		case e.Version > math.MaxInt64:
+			return fmt.Errorf("%w: condition on %s: version %d exceeds %d", ErrInvalid, e.UserID, e.Version, int64(math.MaxInt64))
+		case c.hasGarden() && c.Garden.UserID != e.UserID:
+			return fmt.Errorf("%w: condition on %s but garden of %s", ErrInvalid, e.UserID, c.Garden.UserID)
+		case c.hasGarden() && c.Garden.Version < e.Version:
+			return fmt.Errorf("%w: garden %s: version %d older than its base %d", ErrInvalid, e.UserID, c.Garden.Version, e.Version)
+		}
+	}
 	if c.hasGarden() {
 		switch g := c.Garden; {
 		case g.UserID == "":
@@ -481,7 +515,7 @@ func (s *SQLite) Commit(ctx context.Context, c Commit) error {
 	if s.closing.Load() {
 		return ErrClosed
 	}
-	if !c.hasGarden() && len(c.Actions) == 0 {
+	if !c.hasGarden() && len(c.Actions) == 0 && c.Expect == nil {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {

@@ -26,6 +26,18 @@ type request struct {
 	c     Commit
 	state atomic.Int32
 	done  chan error // buffered 1; receives the outcome once
+	// conflict is set by writeTx (writer goroutine only) when c.Expect did
+	// not hold: nothing of c was written, and c's answer is ErrConflict
+	// once the transaction commits.
+	conflict bool
+}
+
+// outcome is what r's caller hears after its transaction committed.
+func (r *request) outcome() error {
+	if r.conflict {
+		return fmt.Errorf("store: commit: %w", ErrConflict)
+	}
+	return nil
 }
 
 // take claims r for the current batch; false if its Commit gave up.
@@ -158,7 +170,7 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 		// its answer finds its transaction in the metrics.
 		s.observe(len(batch), time.Since(start))
 		for _, r := range batch {
-			r.answer(nil)
+			r.answer(r.outcome())
 		}
 		return
 	}
@@ -185,7 +197,7 @@ func (s *SQLite) commitBatch(b *batcher, batch []*request) {
 			continue
 		}
 		s.observe(1, time.Since(start))
-		r.answer(nil)
+		r.answer(r.outcome())
 	}
 }
 
@@ -216,11 +228,26 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 		}
 	}()
 
+	// Conditional commits first, in queue order, each checked and written
+	// alone: a conflict is found per statement (a row count, a version
+	// read) without failing the transaction, so it fails only its own
+	// commit, whose records are then skipped.
+	for _, r := range batch {
+		r.conflict = false
+		if r.c.Expect != nil {
+			ok, err := s.writeConditional(ctx, tx, &r.c, nowNS)
+			if err != nil {
+				return err
+			}
+			r.conflict = !ok
+		}
+	}
+
 	// Strictly greater: of equal versions the first stays, as it would
 	// across separate transactions.
 	clear(b.latest)
 	for _, r := range batch {
-		if !r.c.hasGarden() {
+		if !r.c.hasGarden() || r.c.Expect != nil {
 			continue
 		}
 		g := r.c.Garden
@@ -241,6 +268,9 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	clear(b.added)
 	var insert *sql.Stmt
 	for _, r := range batch {
+		if r.conflict {
+			continue
+		}
 		for i := range r.c.Actions {
 			a := &r.c.Actions[i]
 			if insert == nil {
@@ -268,6 +298,38 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	}
 	committed = true
 	return nil
+}
+
+// writeConditional checks c.Expect inside tx and, if it holds, writes c's
+// garden (if any); ok is false on a conflict, with nothing written.
+func (s *SQLite) writeConditional(ctx context.Context, tx *sql.Tx, c *Commit, nowNS int64) (ok bool, err error) {
+	e := c.Expect
+	if !c.hasGarden() {
+		var v int64
+		err := tx.StmtContext(ctx, s.ws.gardenVersion).QueryRowContext(ctx, e.UserID).Scan(&v)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return e.Version == 0, nil
+		case err != nil:
+			return false, fmt.Errorf("check garden %s: %w", e.UserID, err)
+		}
+		return uint64(v) == e.Version, nil
+	}
+	g := c.Garden
+	var res sql.Result
+	if e.Version == 0 {
+		res, err = tx.StmtContext(ctx, s.ws.insertGarden).ExecContext(ctx, g.UserID, int64(g.Version), g.State, nanosOr(g.UpdatedAt, nowNS))
+	} else {
+		res, err = tx.StmtContext(ctx, s.ws.updateGardenIf).ExecContext(ctx, g.UserID, int64(g.Version), g.State, nanosOr(g.UpdatedAt, nowNS), int64(e.Version))
+	}
+	if err != nil {
+		return false, fmt.Errorf("write garden %s: %w", g.UserID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("write garden %s: %w", g.UserID, err)
+	}
+	return n == 1, nil
 }
 
 // databaseWide reports whether err is a failure of the database rather than

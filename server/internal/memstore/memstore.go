@@ -1,12 +1,14 @@
 // Package memstore is an in-memory stand-in for the SQLite store, for
 // tests of the packages above it (the store has its own tests against
 // real files). It keeps the store's rules that callers rely on: a garden
-// write never replaces a newer version, and the first record of an action
-// id stays.
+// write never replaces a newer version, a conditional commit (Expect) that
+// does not hold fails with store.ErrConflict, and the first record of an
+// action id stays.
 package memstore
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/cosmic-gardener/realtime/server/store"
@@ -49,9 +51,15 @@ func (s *Store) Commit(_ context.Context, c store.Commit) error {
 	if s.fail != nil {
 		return s.fail
 	}
+	if e := c.Expect; e != nil {
+		old, ok := s.gardens[e.UserID]
+		if (ok && old.Version != e.Version) || (!ok && e.Version != 0) {
+			return fmt.Errorf("memstore: %w", store.ErrConflict)
+		}
+	}
 	s.commits = append(s.commits, c)
 	if g := c.Garden; g != nil && g.State != nil {
-		if old, ok := s.gardens[g.UserID]; !ok || g.Version > old.Version {
+		if old, ok := s.gardens[g.UserID]; !ok || g.Version > old.Version || c.Expect != nil {
 			s.gardens[g.UserID] = *g
 		}
 	}
