@@ -590,8 +590,8 @@ func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bo
 
 // LoadActions returns all of userID's dedup records, oldest first (newest
 // last): up to MaxActionAge of that user's actions, which for an active
-// player is tens of thousands. For tests and tools; the garden looks ids
-// up one at a time with LookupAction.
+// player is tens of thousands. For tests and tools; the garden reads none:
+// its commit reports a known id (KnownActionError).
 func (s *SQLite) LoadActions(ctx context.Context, userID string) ([]ActionRecord, error) {
 	if s.closing.Load() {
 		return nil, ErrClosed
