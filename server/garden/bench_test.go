@@ -23,9 +23,6 @@ type fixedStore struct{ g store.Garden }
 func (s *fixedStore) LoadGarden(context.Context, string) (store.Garden, bool, error) {
 	return s.g, true, nil
 }
-func (s *fixedStore) LookupAction(context.Context, string, string) (store.ActionRecord, bool, error) {
-	return store.ActionRecord{}, false, nil
-}
 func (s *fixedStore) Commit(context.Context, store.Commit) error { return nil }
 
 // BenchmarkUpdate500 applies one change (a new planet) to a garden of 500

@@ -19,10 +19,11 @@ import (
 // Store is what the garden manager needs of the durable store.
 type Store interface {
 	LoadGarden(ctx context.Context, userID string) (store.Garden, bool, error)
-	// LookupAction returns the record of an action id; ok is false if the
-	// id was never recorded (or its record expired, protocol.md §2: after at
-	// least 30 days).
-	LookupAction(ctx context.Context, userID, actionID string) (a store.ActionRecord, ok bool, err error)
+	// Commit makes a commit durable. Do's commits are conditional
+	// (store.Expect) and carry the action's record: an id already
+	// recorded (until its record expires, protocol.md §2: after at least
+	// 30 days) writes nothing and fails with a *store.KnownActionError
+	// holding the stored record, whatever the garden's version.
 	Commit(ctx context.Context, c store.Commit) error
 }
 
@@ -65,8 +66,9 @@ type Config struct {
 	DiffCache int
 	// MaxDedup is how many recent action results each garden keeps in
 	// memory, default 1000, so that a retry of a recent action is answered
-	// without reading the store. Older ids are looked up in the store,
-	// which keeps every record for 30 days.
+	// without the store. An older id is found by the commit, whose record
+	// insert meets the stored record (the store keeps every record for 30
+	// days); a new id costs no read.
 	MaxDedup int
 	Observer Observer
 }
@@ -176,9 +178,9 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		cfg:    &m.cfg,
 		// diffs and dedup start empty: most gardens held by idle
 		// connections never need them. Dedup records are not preloaded:
-		// every new action id misses the cache and is looked up in the
-		// store anyway, so a preload would only speed up rare replays, at
-		// the cost of reading up to 30 days of records per load.
+		// an id missing from the cache is found by the commit, so a
+		// preload would only speed up rare replays, at the cost of
+		// reading up to 30 days of records per load.
 		diffs: map[diffKey]cachedDiff{},
 		dedup: map[string][]byte{},
 	}
@@ -212,10 +214,9 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 // Garden is one user's authoritative garden. Safe for concurrent use.
 //
 // Locking. Two mutexes, always taken in this order:
-//   - actMu serialises actions: Do holds it from the replay lookup through
+//   - actMu serialises actions: Do holds it from the replay check through
 //     commit and publish. Versions and idempotency records therefore reach
-//     the store in order, and the store cannot gain an action id between
-//     Do's lookup of it and the commit that records it.
+//     the store in order.
 //   - mu guards the in-memory fields below (current snapshot, history,
 //     patch cache, recent results, subscribers). It is held only for
 //     short, non-blocking work: never across store I/O, never while a
@@ -326,26 +327,24 @@ type Result struct {
 
 // Do applies action act with idempotency key actionID. A replayed id gets
 // the original result and changes nothing: it is found in the garden's
-// cache of recent results or, failing that, in the store, which keeps
-// every record for at least 30 days (protocol.md §2). The returned Result is
+// cache of recent results or, failing that, by the commit, which inserts
+// the record first and writes nothing when the store already holds the id
+// (it keeps every record for at least 30 days, protocol.md §2); the store
+// answers with the original result. The returned Result is
 // durable: a change is committed before Do returns and before subscribers
 // hear of it; origin is notified first (its own change goes ahead). An
 // error means the action was not applied and may be retried with the same
 // id.
 //
-// Do runs named steps under actMu: replay, apply (pure), commit (the
-// store), publish (local subscribers).
+// Do runs named steps under actMu: replay (the cache), apply (pure),
+// commit (the store; it may answer a replay), publish (local subscribers).
 func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, origin Subscriber) (Result, error) {
 	start := g.cfg.Clock()
 	g.actMu.Lock()
 	defer g.actMu.Unlock()
 
 	for attempt := 0; ; attempt++ {
-		prev, seen, err := g.replay(ctx, actionID)
-		if err != nil {
-			return Result{}, err
-		}
-		if seen {
+		if prev, seen := g.replay(actionID); seen {
 			g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
 			return Result{Data: prev, Replayed: true}, nil
 		}
@@ -355,11 +354,22 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 			return Result{}, err
 		}
 		err = g.commit(ctx, out, g.base(cur))
+		var known *store.KnownActionError
+		if errors.As(err, &known) {
+			// The id was recorded before (evicted from the cache, or
+			// applied by another process): nothing was written, the
+			// stored result is the answer and nothing is published.
+			g.mu.Lock()
+			g.remember(actionID, known.Record.Result)
+			g.mu.Unlock()
+			g.cfg.Observer.ActionDone(act.Type(), "replayed", g.cfg.Clock().Sub(start))
+			return Result{Data: known.Record.Result, Replayed: true}, nil
+		}
 		if errors.Is(err, store.ErrConflict) {
 			// Another process wrote this garden first: take its version
-			// and run the steps again. Replay may now find the id (the
-			// other process applied it: its result is the answer), and
-			// apply may now refuse the action, which is an answer too.
+			// and run the steps again. Apply may now refuse the action,
+			// which is an answer too. (Had the other process recorded
+			// this id, the commit would have said so instead.)
 			g.cfg.Observer.StoreConflict()
 			if attempt >= MaxConflictRetries {
 				return Result{}, err
@@ -427,29 +437,14 @@ func (g *Garden) reload(ctx context.Context) error {
 	return nil
 }
 
-// replay returns the recorded result of actionID, if the id was seen: from
-// the cache of recent results or, failing that, from the store (a hit
-// there is cached). actMu must be held: every record of this garden is
-// committed under it, so the store cannot gain this id between the lookup
-// and the commit that follows a miss.
-func (g *Garden) replay(ctx context.Context, actionID string) (data []byte, seen bool, err error) {
+// replay returns the recorded result of actionID if it is in the cache of
+// recent results. An id missing there is not read from the store: the
+// commit finds it (store.KnownActionError).
+func (g *Garden) replay(actionID string) (data []byte, seen bool) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	data, seen = g.dedup[actionID]
-	g.mu.Unlock()
-	if seen {
-		return data, true, nil
-	}
-	rec, ok, err := g.cfg.Store.LookupAction(ctx, g.userID, actionID)
-	if err != nil {
-		return nil, false, fmt.Errorf("look up action %s of garden %s: %w", actionID, g.userID, err)
-	}
-	if !ok {
-		return nil, false, nil
-	}
-	g.mu.Lock()
-	g.remember(actionID, rec.Result)
-	g.mu.Unlock()
-	return rec.Result, true, nil
+	return data, seen
 }
 
 // outcome is what applying one action produces: the result to record and
@@ -513,8 +508,9 @@ func apply(userID string, cur *Snapshot, act protocol.Action, actionID string, n
 
 // commit makes out durable: the idempotency record and, if any, the new
 // version, in one store transaction. It is the one step where the store can
-// refuse the outcome (with several nodes: a version conflict, answered by
-// reloading and applying again). actMu must be held. Nothing in memory
+// refuse the outcome: a known action id (store.KnownActionError, with the
+// original result) or, with several nodes, a version conflict, answered by
+// reloading and applying again. actMu must be held. Nothing in memory
 // changes here; on error the garden is as before.
 func (g *Garden) commit(ctx context.Context, out outcome, base uint64) error {
 	// Conditional on the version out was computed from: with several

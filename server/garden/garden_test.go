@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cosmic-gardener/realtime/server/garden"
 	"github.com/cosmic-gardener/realtime/server/internal/memstore"
-	"github.com/cosmic-gardener/realtime/server/store"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/patch"
 	"github.com/cosmic-gardener/realtime/shared/protocol"
@@ -223,27 +223,32 @@ func TestUpdate(t *testing.T) {
 	}
 }
 
-// lookupFailing is a memstore whose LookupAction fails while fail is set.
-type lookupFailing struct {
-	*memstore.Store
-	fail error
+// outcomes is an Observer that records ActionDone outcomes.
+type outcomes struct {
+	mu  sync.Mutex
+	got []string
 }
 
-func (s *lookupFailing) LookupAction(ctx context.Context, userID, actionID string) (store.ActionRecord, bool, error) {
-	if s.fail != nil {
-		return store.ActionRecord{}, false, s.fail
-	}
-	return s.Store.LookupAction(ctx, userID, actionID)
+func (o *outcomes) ActionDone(_ string, outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.got = append(o.got, outcome)
 }
+func (*outcomes) PatchBuilt(int, int, bool) {}
+func (*outcomes) StoreConflict()            {}
 
-// TestDoLooksUpEvictedIDs: an id whose result left the in-memory cache is
-// answered from the store with its original bytes, not applied again
-// (protocol.md §2); when the lookup fails, Do fails and applies nothing, so
-// the client may retry the same id.
-func TestDoLooksUpEvictedIDs(t *testing.T) {
-	st := &lookupFailing{Store: memstore.New()}
+// TestDoAnswersEvictedIDsFromStore (was TestDoLooksUpEvictedIDs): an id
+// whose result left the in-memory cache is answered from the store with
+// its original bytes, not applied again (protocol.md §2). No read precedes
+// the action: the commit's record insert meets the stored id, writes
+// nothing and hands back the stored result, which Do answers as a replay,
+// caches, and does not publish. When the commit fails, Do fails and
+// applies nothing, so the client may retry the same id.
+func TestDoAnswersEvictedIDsFromStore(t *testing.T) {
+	st := memstore.New()
+	obs := &outcomes{}
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, MaxDedup: 2})
+	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, MaxDedup: 2, Observer: obs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,14 +269,23 @@ func TestDoLooksUpEvictedIDs(t *testing.T) {
 	}
 	v := g.Current().Version
 
-	st.fail = errors.New("read failed")
+	st.Fail(errors.New("write failed"))
 	if _, err := g.Do(ctx, "r2", protocol.Research{Topic: "stellar_fusion"}, nil); err == nil {
-		t.Fatal("Do succeeded although the lookup failed")
+		t.Fatal("Do succeeded although the commit failed")
 	}
 	if g.Current().Version != v {
-		t.Fatalf("a failed lookup applied the action: version %d, want %d", g.Current().Version, v)
+		t.Fatalf("a failed commit applied the action: version %d, want %d", g.Current().Version, v)
 	}
-	st.fail = nil
+	st.Fail(nil)
+
+	var log []string
+	var mu sync.Mutex
+	g.Subscribe(recorder{"sub", &log, &mu})
+	commits := len(st.Commits())
+	stored, _ := st.Garden("eve")
+	obs.mu.Lock()
+	obs.got = nil
+	obs.mu.Unlock()
 
 	again, err := g.Do(ctx, "r1", protocol.Research{Topic: "stellar_fusion"}, nil)
 	if err != nil || !again.Replayed || string(again.Data) != string(first.Data) {
@@ -280,4 +294,25 @@ func TestDoLooksUpEvictedIDs(t *testing.T) {
 	if g.Current().Version != v || g.Current().State.Research["stellar_fusion"] != 1 {
 		t.Fatalf("replay applied the research again: version %d, research %v", g.Current().Version, g.Current().State.Research)
 	}
+	if n := len(st.Commits()); n != commits {
+		t.Errorf("the replay wrote %d commits, want none", n-commits)
+	}
+	if now, _ := st.Garden("eve"); now.Version != stored.Version || string(now.State) != string(stored.State) {
+		t.Errorf("the replay changed the stored garden: v%d, want v%d", now.Version, stored.Version)
+	}
+	if len(log) != 0 {
+		t.Errorf("the replay was published: %v", log)
+	}
+	obs.mu.Lock()
+	if !slices.Equal(obs.got, []string{"replayed"}) {
+		t.Errorf("outcomes = %v, want [replayed]", obs.got)
+	}
+	obs.mu.Unlock()
+
+	// Now cached again: answered without a commit.
+	st.Fail(errors.New("write failed"))
+	if again, err := g.Do(ctx, "r1", protocol.Research{Topic: "stellar_fusion"}, nil); err != nil || !again.Replayed || string(again.Data) != string(first.Data) {
+		t.Fatalf("cached replay: %s replayed %v, %v", again.Data, again.Replayed, err)
+	}
+	st.Fail(nil)
 }

@@ -46,7 +46,10 @@
 //
 // Garden writes are upserts that never let an older version overwrite a
 // newer one. An action id is recorded once: a later record with the same
-// (user id, action id) is ignored, so the first result stays. Records are
+// (user id, action id) is ignored, so the first result stays; a
+// conditional commit (Commit.Expect) carrying a known id writes nothing at
+// all and returns a [*KnownActionError] with the stored record, so the
+// garden needs no read before a new action. Records are
 // kept by age only, Config.MaxActionAge (default 31 days: the 30 of
 // protocol.md §2 and a day of grace for client clocks),
 // never by count: the writer deletes the expired records of the users it

@@ -297,6 +297,7 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 
 	start := time.Now()
 	conflict := false
+	var known *ActionRecord
 	// The garden commits with a context that never ends (a client going
 	// away must not cut a commit short); bound it here so that a silent
 	// network cannot hold an action forever: a connect, the statements
@@ -308,9 +309,13 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout+2*p.cfg.StatementTimeout)
 	defer cancel()
 	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		ok, err := p.write(ctx, tx, &c)
+		ok, rec, err := p.write(ctx, tx, &c)
 		if err != nil {
 			return err
+		}
+		if rec != nil {
+			known = rec
+			return errRollback
 		}
 		if !ok {
 			conflict = true
@@ -319,6 +324,8 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 		return nil
 	})
 	switch {
+	case known != nil:
+		return &KnownActionError{Record: *known}
 	case conflict:
 		return fmt.Errorf("store: commit: %w", ErrConflict)
 	case err != nil:
@@ -337,12 +344,43 @@ func (p *Postgres) Commit(ctx context.Context, c Commit) (err error) {
 // errRollback makes pgx.BeginFunc roll back a conflicting commit.
 var errRollback = errors.New("rollback")
 
-// write writes c in tx; ok is false when c.Expect does not hold (nothing
-// written, the caller rolls back).
-func (p *Postgres) write(ctx context.Context, tx pgx.Tx, c *Commit) (ok bool, err error) {
+// write writes c in tx; ok is false when c.Expect does not hold, known is
+// the stored record when a conditional commit carries a recorded id (in
+// both cases the caller rolls back: nothing is written). A conditional
+// commit inserts its records first, so that a known id is found by the
+// insert's own uniqueness check (no read for a new action) and wins over
+// a conflict.
+func (p *Postgres) write(ctx context.Context, tx pgx.Tx, c *Commit) (ok bool, known *ActionRecord, err error) {
 	now := p.cfg.Clock()
 	nowNS := toNanos(now)
+	users := map[string]struct{}{}
+	insertActions := func() (*ActionRecord, error) {
+		for i := range c.Actions {
+			a := &c.Actions[i]
+			tag, err := tx.Exec(ctx, `INSERT INTO actions (user_id, action_id, result, at) VALUES ($1, $2, $3, $4)
+				ON CONFLICT (user_id, action_id) DO NOTHING`, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS))
+			if err != nil {
+				return nil, fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			users[a.UserID] = struct{}{}
+			if tag.RowsAffected() == 1 || c.Expect == nil {
+				continue
+			}
+			rec := ActionRecord{UserID: a.UserID, ActionID: a.ActionID}
+			var at int64
+			if err := tx.QueryRow(ctx, `SELECT result, at FROM actions WHERE user_id = $1 AND action_id = $2`,
+				a.UserID, a.ActionID).Scan(&rec.Result, &at); err != nil {
+				return nil, fmt.Errorf("read known action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			rec.At = fromNanos(at)
+			return &rec, nil
+		}
+		return nil, nil
+	}
 	if e := c.Expect; e != nil {
+		if known, err := insertActions(); err != nil || known != nil {
+			return false, known, err
+		}
 		var tag pgconn.CommandTag
 		switch {
 		case !c.hasGarden():
@@ -353,12 +391,12 @@ func (p *Postgres) write(ctx context.Context, tx pgx.Tx, c *Commit) (ok bool, er
 			switch {
 			case errors.Is(err, pgx.ErrNoRows):
 				if e.Version != 0 {
-					return false, nil
+					return false, nil, nil
 				}
 			case err != nil:
-				return false, fmt.Errorf("check garden %s: %w", e.UserID, err)
+				return false, nil, fmt.Errorf("check garden %s: %w", e.UserID, err)
 			case uint64(v) != e.Version:
-				return false, nil
+				return false, nil, nil
 			}
 		case e.Version == 0:
 			tag, err = tx.Exec(ctx, `INSERT INTO gardens (user_id, version, state, updated_at) VALUES ($1, $2, $3, $4)
@@ -368,35 +406,31 @@ func (p *Postgres) write(ctx context.Context, tx pgx.Tx, c *Commit) (ok bool, er
 				c.Garden.UserID, int64(c.Garden.Version), c.Garden.State, nanosOr(c.Garden.UpdatedAt, nowNS), int64(e.Version))
 		}
 		if err != nil {
-			return false, fmt.Errorf("write garden %s: %w", e.UserID, err)
+			return false, nil, fmt.Errorf("write garden %s: %w", e.UserID, err)
 		}
 		if c.hasGarden() && tag.RowsAffected() != 1 {
-			return false, nil
+			return false, nil, nil
 		}
 	} else if c.hasGarden() {
 		g := c.Garden
 		if _, err := tx.Exec(ctx, `INSERT INTO gardens (user_id, version, state, updated_at) VALUES ($1, $2, $3, $4)
 			ON CONFLICT (user_id) DO UPDATE SET version = excluded.version, state = excluded.state, updated_at = excluded.updated_at
 			WHERE excluded.version > gardens.version`, g.UserID, int64(g.Version), g.State, nanosOr(g.UpdatedAt, nowNS)); err != nil {
-			return false, fmt.Errorf("write garden %s: %w", g.UserID, err)
+			return false, nil, fmt.Errorf("write garden %s: %w", g.UserID, err)
 		}
 	}
-	users := map[string]struct{}{}
-	for i := range c.Actions {
-		a := &c.Actions[i]
-		if _, err := tx.Exec(ctx, `INSERT INTO actions (user_id, action_id, result, at) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (user_id, action_id) DO NOTHING`, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS)); err != nil {
-			return false, fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
+	if c.Expect == nil {
+		if _, err := insertActions(); err != nil {
+			return false, nil, err
 		}
-		users[a.UserID] = struct{}{}
 	}
 	cutoff := toNanos(now.Add(-p.cfg.MaxActionAge))
 	for u := range users {
 		if _, err := tx.Exec(ctx, `DELETE FROM actions WHERE user_id = $1 AND at < $2`, u, cutoff); err != nil {
-			return false, fmt.Errorf("prune expired actions of %s: %w", u, err)
+			return false, nil, fmt.Errorf("prune expired actions of %s: %w", u, err)
 		}
 	}
-	return true, nil
+	return true, nil, nil
 }
 
 // LoadGarden returns userID's garden; ok is false if none was ever stored.

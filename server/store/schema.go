@@ -108,6 +108,12 @@ type writeStmts struct {
 	insertAction *sql.Stmt
 	// pruneAge deletes one user's records older than a cutoff.
 	pruneAge *sql.Stmt
+	// readAction reads a record inside the write transaction, when a
+	// conditional commit's id is known (rare: a retry of an old action).
+	readAction *sql.Stmt
+	// deleteAction removes a record this transaction inserted for a
+	// conditional commit that then conflicted or met a known id.
+	deleteAction *sql.Stmt
 	// sweep deletes up to a limit of records of any user older than a
 	// cutoff.
 	sweep *sql.Stmt
@@ -133,6 +139,8 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 	ws.insertAction = prep(`INSERT INTO actions (user_id, action_id, result, at) VALUES (?1, ?2, ?3, ?4)
 		ON CONFLICT (user_id, action_id) DO NOTHING`)
 	ws.pruneAge = prep(`DELETE FROM actions WHERE user_id = ?1 AND at < ?2`)
+	ws.readAction = prep(`SELECT result, at FROM actions WHERE user_id = ?1 AND action_id = ?2`)
+	ws.deleteAction = prep(`DELETE FROM actions WHERE user_id = ?1 AND action_id = ?2`)
 	ws.sweep = prep(`DELETE FROM actions WHERE rowid IN (
 		SELECT rowid FROM actions WHERE at < ?1 ORDER BY at LIMIT ?2)`)
 	if err != nil {
@@ -142,7 +150,7 @@ func (ws *writeStmts) prepare(ctx context.Context, w *sql.DB) error {
 }
 
 func (ws *writeStmts) close() {
-	closeStmts(ws.upsertGarden, ws.insertGarden, ws.updateGardenIf, ws.gardenVersion, ws.insertAction, ws.pruneAge, ws.sweep)
+	closeStmts(ws.upsertGarden, ws.insertGarden, ws.updateGardenIf, ws.gardenVersion, ws.insertAction, ws.pruneAge, ws.readAction, ws.deleteAction, ws.sweep)
 }
 
 // readStmts are prepared on the read pool.

@@ -87,6 +87,21 @@ var (
 	ErrConflict = errors.New("store: conflict: the garden changed since it was loaded")
 )
 
+// KnownActionError is the error Commit returns for a conditional commit
+// (Commit.Expect) that carries an action id already recorded: the commit
+// inserts its records first and, when one is known, writes nothing (no
+// garden, no record, no version check: a known id wins over a conflict).
+// Record is the stored record of that id, read in the same transaction.
+// Match it with errors.As. Unconditional commits keep the first record of
+// a known id and write the rest.
+type KnownActionError struct {
+	Record ActionRecord
+}
+
+func (e *KnownActionError) Error() string {
+	return fmt.Sprintf("store: commit: action %s/%s already recorded", e.Record.UserID, e.Record.ActionID)
+}
+
 // Config configures Open. A zero field means the documented default.
 type Config struct {
 	// Path is the SQLite database file (protocol.md §11 DB_PATH). Its parent
@@ -216,7 +231,9 @@ type Commit struct {
 	// concurrency between processes sharing one database): it is written
 	// only if the stored garden of Expect.UserID is still at
 	// Expect.Version, else Commit returns an error wrapping ErrConflict
-	// and writes nothing. A conditional garden write replaces the stored
+	// and writes nothing. A conditional commit one of whose action ids is
+	// already recorded writes nothing either and returns a
+	// *KnownActionError with that record (checked before the version). A conditional garden write replaces the stored
 	// garden whatever its version (the condition already orders them);
 	// an unconditional one never replaces a newer version.
 	Expect *Expect
@@ -573,8 +590,8 @@ func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bo
 
 // LoadActions returns all of userID's dedup records, oldest first (newest
 // last): up to MaxActionAge of that user's actions, which for an active
-// player is tens of thousands. For tests and tools; the garden looks ids
-// up one at a time with LookupAction.
+// player is tens of thousands. For tests and tools; the garden reads none:
+// its commit reports a known id (KnownActionError).
 func (s *SQLite) LoadActions(ctx context.Context, userID string) ([]ActionRecord, error) {
 	if s.closing.Load() {
 		return nil, ErrClosed

@@ -1126,3 +1126,47 @@ func TestOpenRefusesNonDatabase(t *testing.T) {
 		}
 	})
 }
+
+// TestKnownActionInBatch: in one batch transaction, a conditional commit
+// whose id an earlier commit of the same batch recorded is refused with
+// that record and writes nothing, a conflicting commit's records are
+// removed again, and the other commits of the batch are written.
+func TestKnownActionInBatch(t *testing.T) {
+	s, log, enq := heldStore(t, Config{})
+	commits := []Commit{
+		conditional("k", 0, 1, `1`, action("k", "x", `"first"`)),  // new
+		conditional("k", 1, 2, `2`, action("k", "x", `"second"`)), // x recorded just before: known
+		conditional("k", 1, 2, `2`, action("k", "y", `"y"`)),      // new, base holds
+		conditional("k", 1, 3, `3`, action("k", "z", `"z"`)),      // conflict: k is at 2 now
+	}
+	var errs []<-chan error
+	for _, c := range commits {
+		errs = append(errs, commitAsync(context.Background(), s, c))
+		<-enq
+	}
+	log.release()
+	for i, want := range []string{"ok", "known", "ok", "conflict"} {
+		err := <-errs[i]
+		var known *KnownActionError
+		switch want {
+		case "ok":
+			if err != nil {
+				t.Errorf("commit %d: %v, want success", i, err)
+			}
+		case "known":
+			if !errors.As(err, &known) || string(known.Record.Result) != `"first"` {
+				t.Errorf("commit %d: %v, want *KnownActionError with \"first\"", i, err)
+			}
+		case "conflict":
+			if !errors.Is(err, ErrConflict) || errors.As(err, &known) {
+				t.Errorf("commit %d: %v, want ErrConflict", i, err)
+			}
+		}
+	}
+	log.waitBatches(t, 2)
+	if got := log.Sizes(); !slices.Equal(got, []int{1, 4}) {
+		t.Errorf("observed transactions %v, want [1 4] (blocker, then one batch)", got)
+	}
+	wantGarden(t, s, "k", 2, `2`)
+	wantIDs(t, s, "k", "x", "y")
+}

@@ -236,7 +236,10 @@ func suiteCases() []suiteCase {
 			s := open(suiteConfig{})
 			commitOK(t, s, Commit{Actions: []ActionRecord{action("u", "a", `"first"`)}})
 			commitOK(t, s, Commit{Actions: []ActionRecord{action("u", "a", `"second"`), action("v", "a", `"other user"`)}})
-			commitOK(t, s, conditional("u", 0, 2, `2`, action("u", "a", `"third"`)))
+			var known *KnownActionError // a conditional commit: refused, see the case below
+			if err := s.Commit(ctx, conditional("u", 0, 2, `2`, action("u", "a", `"third"`))); !errors.As(err, &known) {
+				t.Errorf("conditional commit of a known id = %v, want *KnownActionError", err)
+			}
 			for user, want := range map[string]string{"u": `"first"`, "v": `"other user"`} {
 				rec, ok, err := s.LookupAction(ctx, user, "a")
 				if err != nil || !ok || string(rec.Result) != want {
@@ -245,6 +248,35 @@ func suiteCases() []suiteCase {
 			}
 			if _, ok, err := s.LookupAction(ctx, "u", "never"); ok || err != nil {
 				t.Errorf("LookupAction(never) = ok %v, err %v", ok, err)
+			}
+		}},
+		{"a conditional commit of a known id writes nothing and returns the record", func(t *testing.T, open func(suiteConfig) anyStore) {
+			s := open(suiteConfig{})
+			commitOK(t, s, conditional("u", 0, 2, `"two"`, action("u", "a", `"ra"`)))
+			for _, c := range []Commit{
+				conditional("u", 2, 3, `"three"`, action("u", "a", `"again"`)),                         // base holds
+				conditional("u", 1, 2, `"stale"`, action("u", "a", `"again"`)),                         // stale base: known wins
+				conditional("u", 2, 0, "", action("u", "a", `"again"`)),                                // records only
+				conditional("u", 2, 3, `"three"`, action("u", "new", `"rn"`), action("u", "a", `"x"`)), // second id known
+			} {
+				err := s.Commit(ctx, c)
+				var known *KnownActionError
+				switch {
+				case !errors.As(err, &known):
+					t.Errorf("Commit(%+v) = %v, want *KnownActionError", *c.Expect, err)
+				case errors.Is(err, ErrConflict):
+					t.Errorf("Commit(%+v) = %v, also a conflict", *c.Expect, err)
+				case known.Record.UserID != "u" || known.Record.ActionID != "a" || string(known.Record.Result) != `"ra"` || known.Record.At.IsZero():
+					t.Errorf("Commit(%+v): record %+v, want the stored u/a \"ra\"", *c.Expect, known.Record)
+				}
+			}
+			wantGarden(t, s, "u", 2, `"two"`)
+			wantIDs(t, s, "u", "a")
+			commitOK(t, s, conditional("u", 2, 3, `"three"`, action("u", "new", `"rn"`))) // the store is fine
+			wantGarden(t, s, "u", 3, `"three"`)
+			wantIDs(t, s, "u", "a", "new")
+			if err := s.Healthy(); err != nil {
+				t.Errorf("a known id made the store unhealthy: %v", err)
 			}
 		}},
 		{"records expire by age", func(t *testing.T, open func(suiteConfig) anyStore) {

@@ -30,11 +30,18 @@ type request struct {
 	// not hold: nothing of c was written, and c's answer is ErrConflict
 	// once the transaction commits.
 	conflict bool
+	// known is set by writeTx (writer goroutine only) when a conditional
+	// commit carried a recorded action id: nothing of c was written, and
+	// c's answer is a *KnownActionError with this record.
+	known *ActionRecord
 }
 
 // outcome is what r's caller hears after its transaction committed.
 func (r *request) outcome() error {
-	if r.conflict {
+	switch {
+	case r.known != nil:
+		return &KnownActionError{Record: *r.known}
+	case r.conflict:
 		return fmt.Errorf("store: commit: %w", ErrConflict)
 	}
 	return nil
@@ -229,17 +236,22 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	}()
 
 	// Conditional commits first, in queue order, each checked and written
-	// alone: a conflict is found per statement (a row count, a version
-	// read) without failing the transaction, so it fails only its own
-	// commit, whose records are then skipped.
+	// alone: its records first (a known id is found by the insert's own
+	// uniqueness check, no read before), then its garden; a known id or a
+	// conflict is found per statement (a row count, a version read)
+	// without failing the transaction, so it fails only its own commit.
+	clear(b.added)
 	for _, r := range batch {
-		r.conflict = false
+		r.conflict, r.known = false, nil
 		if r.c.Expect != nil {
-			ok, err := s.writeConditional(ctx, tx, &r.c, nowNS)
-			if err != nil {
+			if err := s.writeConditional(ctx, tx, r, nowNS); err != nil {
 				return err
 			}
-			r.conflict = !ok
+			if !r.conflict && r.known == nil {
+				for i := range r.c.Actions {
+					b.added[r.c.Actions[i].UserID] = struct{}{}
+				}
+			}
 		}
 	}
 
@@ -265,11 +277,10 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 		clear(b.latest)
 	}
 
-	clear(b.added)
 	var insert *sql.Stmt
 	for _, r := range batch {
-		if r.conflict {
-			continue
+		if r.c.Expect != nil {
+			continue // written (or refused) above
 		}
 		for i := range r.c.Actions {
 			a := &r.c.Actions[i]
@@ -300,9 +311,71 @@ func (s *SQLite) writeTx(b *batcher, batch []*request) (err error) {
 	return nil
 }
 
-// writeConditional checks c.Expect inside tx and, if it holds, writes c's
-// garden (if any); ok is false on a conflict, with nothing written.
-func (s *SQLite) writeConditional(ctx context.Context, tx *sql.Tx, c *Commit, nowNS int64) (ok bool, err error) {
+// writeConditional writes r's conditional commit inside tx: first its
+// action records, each inserted unless its id is known; if one is known,
+// its stored record goes to r.known and nothing of the commit stays (the
+// records inserted before it are deleted again). Otherwise it checks
+// r.c.Expect and writes the garden (if any); on a conflict r.conflict is
+// set and the records are deleted again. A known id thus wins over a
+// conflict, and a new action costs no read.
+func (s *SQLite) writeConditional(ctx context.Context, tx *sql.Tx, r *request, nowNS int64) error {
+	c := &r.c
+	inserted := 0
+	if len(c.Actions) > 0 {
+		insert := tx.StmtContext(ctx, s.ws.insertAction)
+		for i := range c.Actions {
+			a := &c.Actions[i]
+			res, err := insert.ExecContext(ctx, a.UserID, a.ActionID, a.Result, nanosOr(a.At, nowNS))
+			if err != nil {
+				return fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("write action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			if n == 1 {
+				inserted++
+				continue
+			}
+			rec := ActionRecord{UserID: a.UserID, ActionID: a.ActionID}
+			var at int64
+			if err := tx.StmtContext(ctx, s.ws.readAction).QueryRowContext(ctx, a.UserID, a.ActionID).Scan(&rec.Result, &at); err != nil {
+				return fmt.Errorf("read known action %s/%s: %w", a.UserID, a.ActionID, err)
+			}
+			rec.At = fromNanos(at)
+			r.known = &rec
+			return s.unwriteActions(ctx, tx, c.Actions[:inserted])
+		}
+	}
+	ok, err := s.checkAndWriteGarden(ctx, tx, c, nowNS)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		r.conflict = true
+		return s.unwriteActions(ctx, tx, c.Actions[:inserted])
+	}
+	return nil
+}
+
+// unwriteActions deletes records this transaction inserted for a commit
+// that is then refused (rare).
+func (s *SQLite) unwriteActions(ctx context.Context, tx *sql.Tx, acts []ActionRecord) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	del := tx.StmtContext(ctx, s.ws.deleteAction)
+	for i := range acts {
+		if _, err := del.ExecContext(ctx, acts[i].UserID, acts[i].ActionID); err != nil {
+			return fmt.Errorf("undo action %s/%s: %w", acts[i].UserID, acts[i].ActionID, err)
+		}
+	}
+	return nil
+}
+
+// checkAndWriteGarden checks c.Expect inside tx and, if it holds, writes
+// c's garden (if any); ok is false on a conflict, with no garden written.
+func (s *SQLite) checkAndWriteGarden(ctx context.Context, tx *sql.Tx, c *Commit, nowNS int64) (ok bool, err error) {
 	e := c.Expect
 	if !c.hasGarden() {
 		var v int64

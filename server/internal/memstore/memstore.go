@@ -2,8 +2,9 @@
 // tests of the packages above it (the store has its own tests against
 // real files). It keeps the store's rules that callers rely on: a garden
 // write never replaces a newer version, a conditional commit (Expect) that
-// does not hold fails with store.ErrConflict, and the first record of an
-// action id stays.
+// does not hold fails with store.ErrConflict, a conditional commit with a
+// known action id fails with *store.KnownActionError and writes nothing,
+// and the first record of an action id stays.
 package memstore
 
 import (
@@ -36,7 +37,8 @@ func (s *Store) LoadGarden(_ context.Context, userID string) (store.Garden, bool
 	return g, ok, nil
 }
 
-// LookupAction implements garden.Store: the first record of the id stays.
+// LookupAction returns the record of an action id (for tests): the first
+// record of the id stays.
 func (s *Store) LookupAction(_ context.Context, userID, actionID string) (store.ActionRecord, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -52,6 +54,13 @@ func (s *Store) Commit(_ context.Context, c store.Commit) error {
 		return s.fail
 	}
 	if e := c.Expect; e != nil {
+		// Records first, as in the stores: a known id wins over a
+		// conflict, and nothing of the commit is written.
+		for _, a := range c.Actions {
+			if rec, ok := s.actions[a.UserID][a.ActionID]; ok {
+				return &store.KnownActionError{Record: rec}
+			}
+		}
 		old, ok := s.gardens[e.UserID]
 		if (ok && old.Version != e.Version) || (!ok && e.Version != 0) {
 			return fmt.Errorf("memstore: %w", store.ErrConflict)
