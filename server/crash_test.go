@@ -46,13 +46,25 @@ func (l *lines) String() string {
 
 var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
-// startServer runs bin on dbPath and waits for its "listening" line.
-func startServer(t *testing.T, bin, dbPath string) *server {
+// storeEnv returns the variable that selects the store at db: a
+// postgres:// URL selects PostgreSQL (DATABASE_URL), anything else is the
+// path of a SQLite file (DB_PATH).
+func storeEnv(db string) string {
+	if strings.HasPrefix(db, "postgres://") {
+		return "DATABASE_URL=" + db
+	}
+	return "DB_PATH=" + db
+}
+
+// startServer runs bin on the store at db (see storeEnv), with the extra
+// variables env, and waits for its "listening" line.
+func startServer(t *testing.T, bin, db string, env ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "DEV_MODE=1", "DB_PATH="+dbPath, "ADDR=127.0.0.1:0",
+	cmd.Env = append(os.Environ(), "DEV_MODE=1", storeEnv(db), "ADDR=127.0.0.1:0",
 		"WEB_DIR="+t.TempDir(), "LOG_LEVEL=info", "LOG_FORMAT=text", "LOG_FILE=",
 		"JWT_SECRET=crash-test-secret-0123456789abcdef-0123")
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -137,22 +149,55 @@ func (s *server) connect(t *testing.T, user string) *wstest.Client {
 	return c
 }
 
-// TestCrashRecovery kills the server with SIGKILL in the middle of a
-// stream of actions: after a restart on the same database, every
-// acknowledged action is in the garden, and replaying its id returns the
-// original result without a new version (protocol.md §2, §3). Then SIGTERM
-// closes clients with 1001 and exits 0 (protocol.md §11).
-func TestCrashRecovery(t *testing.T) {
+// serverBinary builds the server once per test binary run (in binDir,
+// removed by TestMain) and returns its path.
+func serverBinary(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	bin := filepath.Join(t.TempDir(), "cosmic-server")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	build.once.Do(func() {
+		bin := filepath.Join(binDir, "cosmic-server")
+		out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+		if err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		build.bin = bin
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
 	}
-	db := filepath.Join(t.TempDir(), "cosmic.db")
+	return build.bin
+}
 
+var build struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// TestCrashRecovery kills the server with SIGKILL in the middle of a
+// stream of actions: after a restart on the same database, every
+// acknowledged action is in the garden exactly once, and replaying its id
+// returns the original result without a new version (protocol.md §2, §3).
+// Then SIGTERM closes clients with 1001 and exits 0 (protocol.md §11). It
+// runs on SQLite (DB_PATH) and on PostgreSQL (DATABASE_URL).
+func TestCrashRecovery(t *testing.T) {
+	stores := []struct {
+		name string
+		db   func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "cosmic.db") }},
+		{"postgres", func(t *testing.T) string { return pg.URL(t) }},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) { crashRecovery(t, st.db(t)) })
+	}
+}
+
+func crashRecovery(t *testing.T, db string) {
+	bin := serverBinary(t)
 	srv := startServer(t, bin, db)
 	c := srv.connect(t, "alice")
 	const n, ackBeforeKill = 50, 25
@@ -186,6 +231,12 @@ func TestCrashRecovery(t *testing.T) {
 		if b := st.Bodies["b-"+id]; b == nil || b.Type != "asteroid" {
 			t.Errorf("acknowledged body b-%s lost in the crash", id)
 		}
+	}
+	// Exactly once: one create is one body and one version, and an
+	// action applied twice would be a second body or a skipped version.
+	if len(st.Bodies) < len(acked) || len(st.Bodies) > n || full.Data.Version != uint64(len(st.Bodies))+1 {
+		t.Errorf("after the crash: %d bodies at version %d; want %d to %d bodies at version bodies+1",
+			len(st.Bodies), full.Data.Version, len(acked), n)
 	}
 	for i := range ackBeforeKill {
 		id := fmt.Sprintf("crash-%d", i)
