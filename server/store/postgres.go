@@ -103,7 +103,7 @@ type Postgres struct {
 	closing  atomic.Bool
 	inflight sync.WaitGroup
 
-	failure atomic.Pointer[error] // see Healthy
+	health health // see Healthy
 
 	// stop ends the maintenance goroutine (and its work in flight); done
 	// is closed when it has exited.
@@ -223,7 +223,7 @@ func (p *Postgres) maintain(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-probe.C:
-			if p.failure.Load() != nil {
+			if p.health.failing() {
 				p.setHealth(p.probe(ctx))
 			}
 		case <-t.C:
@@ -501,24 +501,10 @@ func (p *Postgres) Healthy() error {
 	if p.closing.Load() {
 		return ErrClosed
 	}
-	if e := p.failure.Load(); e != nil {
-		return *e
-	}
-	return nil
+	return p.health.err()
 }
 
-func (p *Postgres) setHealth(err error) {
-	if err == nil {
-		if p.failure.Swap(nil) != nil {
-			p.log.Info("store: commits succeed again")
-		}
-		return
-	}
-	err = fmt.Errorf("store: cannot commit: %w", err)
-	if p.failure.Swap(&err) == nil {
-		p.log.Error("store: commits fail; not ready until one succeeds", "error", err)
-	}
-}
+func (p *Postgres) setHealth(err error) { p.health.set(p.log, err) }
 
 // Ping reports whether the database answers (for /readyz).
 func (p *Postgres) Ping(ctx context.Context) error {

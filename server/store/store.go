@@ -329,9 +329,9 @@ type SQLite struct {
 	ckDone  chan struct{} // closed by the checkpointer goroutine when it exits
 	restart atomic.Bool   // the checkpointer asks the writer to start the WAL over
 
-	// failure is the error of the writer's most recent transaction (a
-	// batch of commits or a probe), nil when it committed; see Healthy.
-	failure atomic.Pointer[error]
+	// health is the outcome of the writer's most recent transaction (a
+	// batch of commits or a probe); see Healthy.
+	health health
 
 	closeOnce sync.Once
 	closeErr  error
@@ -647,25 +647,11 @@ func (s *SQLite) Healthy() error {
 	if s.closing.Load() {
 		return ErrClosed
 	}
-	if p := s.failure.Load(); p != nil {
-		return *p
-	}
-	return nil
+	return s.health.err()
 }
 
 // setHealth records the outcome of the writer's latest transaction.
-func (s *SQLite) setHealth(err error) {
-	if err == nil {
-		if s.failure.Swap(nil) != nil {
-			s.log.Info("store: commits succeed again")
-		}
-		return
-	}
-	err = fmt.Errorf("store: cannot commit: %w", err)
-	if s.failure.Swap(&err) == nil {
-		s.log.Error("store: commits fail; not ready until one succeeds", "error", err)
-	}
-}
+func (s *SQLite) setHealth(err error) { s.health.set(s.log, err) }
 
 // Ping reports whether the database file can be read (for /readyz,
 // protocol.md §11).

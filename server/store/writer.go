@@ -92,7 +92,7 @@ func (s *SQLite) run() {
 			s.flush(b, r)
 			s.restartWAL()
 		case <-probe.C:
-			if s.failure.Load() != nil {
+			if s.health.failing() {
 				s.setHealth(s.probeTx())
 			}
 		case <-t.C:
