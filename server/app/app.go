@@ -88,7 +88,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if a.store, err = openStore(ctx, cfg, log, a.metrics); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics}); err != nil {
+	// A garden shows its devices at most one version step per update
+	// interval: the steps every current device asks for, computed once.
+	flush := time.Duration(float64(time.Second) / cfg.MaxUpdatesPerSec)
+	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics, FlushInterval: flush}); err != nil {
 		return nil, errors.Join(err, a.store.Close())
 	}
 	a.sessions, err = session.New(session.Config{

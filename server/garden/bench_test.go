@@ -133,3 +133,126 @@ func BenchmarkDoNewAction(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(recs)), "records")
 }
+
+// BenchmarkGardenFlush1000 is one update interval (100 ms) of a garden of
+// 1 000 bodies changing 500 times a second (50 changes), watched by 1 000
+// current devices that each take one step in the interval: the issue-13
+// case. Each device's step is Update from the version it holds, wrapped in
+// its own StateUpdate envelope (seq) around the shared bytes.
+//
+//   - tick: the garden shows the 50 changes as one step on its tick, so
+//     every device asks for the same (from, to) pair: one diff.
+//   - phases: the flush before issue 13. Every version is shown at once
+//     and the devices flush on their own phases, spread over the
+//     interval, so the changes land between them and almost every device
+//     asks for a pair of its own: a diff each.
+//
+// diffs/op is the number of diffs computed per interval (at 10 intervals a
+// second, the per-second figure is ten times that); ns/op the server's
+// work per interval for this garden, the changes included.
+func BenchmarkGardenFlush1000(b *testing.B) {
+	const bodies, devices, changes = 1000, 1000, 50
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	st := rules.New("alice", now.UnixMilli())
+	st.Resources = game.Resources{Energy: 1e9, Stardust: 1e9}
+	for i := range bodies - 1 { // the owner's home star is one of them
+		id := fmt.Sprintf("b-body-%04d", i)
+		st.Bodies[id] = &game.Body{CreatedAt: now.UnixMilli(), ID: id, Position: game.Vec3{X: float64(i), Y: float64(i % 7), Z: -3.5}, Type: "planet"}
+	}
+	ids := make([]string, 0, len(st.Bodies))
+	for id := range st.Bodies {
+		ids = append(ids, id)
+	}
+	enc, err := game.Encode(st)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"tick", "phases"} {
+		b.Run(mode, func(b *testing.B) {
+			interval := time.Hour // only Tick shows a step
+			if mode == "phases" {
+				interval = time.Nanosecond // every version shown at once
+			}
+			obs := &flushCounter{}
+			m, err := garden.New(garden.Config{Store: &fixedStore{g: store.Garden{UserID: "alice", Version: 1, State: enc}},
+				Clock: func() time.Time { return now }, Observer: obs, FlushInterval: interval, DiffCache: 64})
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := m.Acquire(context.Background(), "alice")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Release(g)
+			held := make([]uint64, devices)
+			for i := range held {
+				held[i] = 1
+			}
+			buf := make([]byte, 0, 64<<10)
+			seq := uint64(0)
+			step := func(i int) {
+				data, full, to, ok := g.Update(held[i])
+				if !ok {
+					return
+				}
+				seq++
+				buf = protocol.AppendStateUpdate(buf[:0], seq, full, data)
+				held[i] = to.Version
+			}
+			change := func(n int) {
+				s := g.Current().State.Clone()
+				c := *s.Bodies[ids[(n+len(ids))%len(ids)]]
+				c.Position.X += 1
+				s.Bodies[c.ID] = &c
+				if _, err := g.Do(context.Background(), "c"+strconv.Itoa(n), protocol.SaveGame{State: s}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			// Warm up: the first full states, and a step in the history.
+			change(-1)
+			if mode == "tick" {
+				garden.Tick(g)
+			}
+			for i := range held {
+				step(i)
+			}
+			obs.diffs.Store(0)
+			n := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				switch mode {
+				case "tick":
+					for range changes {
+						change(n)
+						n++
+					}
+					garden.Tick(g)
+					for i := range held {
+						step(i)
+					}
+				case "phases":
+					for i := range held {
+						if i%(devices/changes) == 0 {
+							change(n)
+							n++
+						}
+						step(i)
+					}
+				}
+			}
+			b.StopTimer()
+			want := g.Current().Version
+			lagging := 0
+			for i := range held {
+				if held[i] != want {
+					lagging++
+				}
+			}
+			if mode == "tick" && lagging > 0 {
+				b.Fatalf("%d devices behind v%d after the tick", lagging, want)
+			}
+			b.ReportMetric(float64(obs.diffs.Load())/float64(b.N), "diffs/op")
+		})
+	}
+}

@@ -23,6 +23,7 @@ type conflictCounter struct{ n atomic.Int64 }
 func (*conflictCounter) ActionDone(string, string, time.Duration) {}
 func (*conflictCounter) PatchBuilt(int, int, bool)                {}
 func (c *conflictCounter) StoreConflict()                         { c.n.Add(1) }
+func (*conflictCounter) StepShown(uint64, bool)                   {}
 
 // twoProcesses opens two stores on one SQLite file, as two server
 // processes would, and a garden manager on each.
@@ -37,7 +38,8 @@ func twoProcesses(t *testing.T) (stores [2]*store.SQLite, managers [2]*garden.Ma
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
-		m, err := garden.New(garden.Config{Store: s, Observer: obs})
+		// Every version shown at once: the subscribers' log is checked.
+		m, err := garden.New(garden.Config{Store: s, Observer: obs, FlushInterval: time.Nanosecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,6 +40,11 @@ type Observer interface {
 	// process sharing the database) changed the garden first; Do reloads
 	// and applies the action again.
 	StoreConflict()
+	// StepShown reports a version step shown to a garden's subscribers:
+	// versions is how many versions it spans (more than 1 when changes
+	// were coalesced into one step), deferred whether it waited for the
+	// garden's next tick instead of going out at once.
+	StepShown(versions uint64, deferred bool)
 }
 
 // MaxConflictRetries is how many times Do reloads and applies an action
@@ -70,7 +75,15 @@ type Config struct {
 	// insert meets the stored record (the store keeps every record for 30
 	// days); a new id costs no read.
 	MaxDedup int
-	Observer Observer
+	// FlushInterval is the least time between two version steps shown to
+	// a garden's subscribers, default 100ms: the per-connection update
+	// cap (sendq.Config.UpdatesPerSecond, 10 by default) as an interval.
+	// A change after a quiet interval is shown at once; while changes
+	// keep coming, they are coalesced into one step per interval, so that
+	// every current subscriber asks for the same patch, computed once
+	// (docs/performance.md, "Issue 13").
+	FlushInterval time.Duration
+	Observer      Observer
 }
 
 // Manager loads gardens on demand, shares one *Garden per user among that
@@ -109,6 +122,9 @@ func New(cfg Config) (*Manager, error) {
 	}
 	if cfg.MaxDedup <= 0 {
 		cfg.MaxDedup = 1000
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 100 * time.Millisecond
 	}
 	if cfg.Observer == nil {
 		cfg.Observer = nopObserver{}
@@ -169,6 +185,9 @@ func (m *Manager) release(userID string, e *entry) {
 	e.refs--
 	if e.refs <= 0 && m.gardens[userID] == e {
 		delete(m.gardens, userID)
+		if e.g != nil {
+			e.g.close()
+		}
 	}
 }
 
@@ -207,6 +226,7 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		}
 	}
 	g.setCurrent(snap)
+	g.shown = snap
 	g.stored = found
 	return g, nil
 }
@@ -218,9 +238,16 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 //     commit and publish. Versions and idempotency records therefore reach
 //     the store in order.
 //   - mu guards the in-memory fields below (current snapshot, history,
-//     patch cache, recent results, subscribers). It is held only for
-//     short, non-blocking work: never across store I/O, never while a
-//     Subscriber is called.
+//     patch cache, recent results, subscribers, the flush schedule). It
+//     is held only for short, non-blocking work: never across store I/O,
+//     never while a Subscriber is called.
+//
+// Flush. Subscribers are told of shown, not of every version: a change
+// after a quiet FlushInterval is shown at once, later ones wait for the
+// garden's next tick and go out together. Update answers up to shown, so
+// every subscriber that is current asks for the same step and the patch
+// is computed once per tick, whatever the change rate and however many
+// devices watch.
 type Garden struct {
 	userID string
 	cfg    *Config
@@ -231,7 +258,12 @@ type Garden struct {
 	stored bool
 
 	mu         sync.Mutex // guards the fields below
-	cur        *Snapshot
+	cur        *Snapshot  // the newest durable version
+	shown      *Snapshot  // the newest version subscribers were told of; see Flush above
+	shownAt    time.Time  // when shown last advanced (the monotonic clock, not Config.Clock)
+	tick       *time.Timer
+	ticking    bool        // tick is armed to show cur
+	closed     bool        // unloaded: no more ticks
 	history    []*Snapshot // indexed by version % Config.History; nil until the first change
 	diffs      map[diffKey]cachedDiff
 	diffOrder  []diffKey // FIFO eviction
@@ -278,15 +310,24 @@ func (g *Garden) Unsubscribe(s Subscriber) {
 }
 
 // Update returns the inner data of the StateUpdate that takes a client
-// holding version from to the newest version: a patch when the base is
-// still known and the patch is smaller than the state, the full state
-// otherwise. ok is false when the client is already current. Patches are
-// computed once per step and shared by every caller.
+// holding version from to the version shown to subscribers: a patch when
+// the base is still known and the patch is smaller than the state, the
+// full state otherwise. A client with no version (from 0: a new session,
+// a GetState) gets the full newest state. ok is false when the client is
+// already current, or ahead of what is shown (it got the full newest
+// state; the next tick brings the rest). Patches are computed once per
+// step and shared by every caller.
 func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	to = g.cur
-	if from == to.Version {
+	if from == 0 {
+		return g.cur.FullData(), true, g.cur, true
+	}
+	to = g.shown
+	switch {
+	case from == to.Version:
+		return nil, false, to, false
+	case from > to.Version && from <= g.cur.Version:
 		return nil, false, to, false
 	}
 	key := diffKey{from, to.Version}
@@ -297,7 +338,7 @@ func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok b
 	if g.history != nil {
 		base = g.history[from%uint64(len(g.history))]
 	}
-	if from == 0 || base == nil || base.Version != from || from > to.Version {
+	if base == nil || base.Version != from || from > to.Version {
 		return to.FullData(), true, to, true
 	}
 	c := cachedDiff{data: to.FullData(), full: true}
@@ -428,6 +469,9 @@ func (g *Garden) reload(ctx context.Context) error {
 		g.diffOrder = nil
 	}
 	g.setCurrent(snap)
+	// A correction is shown at once, outside the tick: the version shown
+	// before may name another state than the store's.
+	g.showNow(time.Now())
 	subs := g.subs
 	g.mu.Unlock()
 	g.stored = true
@@ -530,10 +574,12 @@ func (g *Garden) commit(ctx context.Context, out outcome, base uint64) error {
 }
 
 // publish makes a committed outcome visible: its result to replays and,
-// if the garden changed, the new version to Current and Update, in one
-// critical section; then it tells the subscribers, with no lock but actMu
-// held. The device whose action it was hears first (its own change goes
-// ahead), then the others. These are this node's subscribers; a
+// if the garden changed, the new version to Current, in one critical
+// section. If the garden was quiet for a FlushInterval the version is
+// shown at once and the subscribers are told, with no lock but actMu
+// held: the device whose action it was first (its own change goes ahead),
+// then the others. Otherwise the garden's tick shows it, together with
+// whatever else changed meanwhile. These are this node's subscribers; a
 // cross-node bus is a second publisher here.
 func (g *Garden) publish(out outcome, origin Subscriber) {
 	g.mu.Lock()
@@ -541,11 +587,13 @@ func (g *Garden) publish(out outcome, origin Subscriber) {
 	var subs []Subscriber
 	if out.snap != nil {
 		g.setCurrent(out.snap)
-		subs = g.subs
+		if g.schedule(time.Now()) {
+			subs = g.subs
+		}
 	}
 	g.mu.Unlock()
 
-	if out.snap == nil {
+	if subs == nil {
 		return
 	}
 	if origin != nil && slices.Contains(subs, origin) {
@@ -555,6 +603,67 @@ func (g *Garden) publish(out outcome, origin Subscriber) {
 		if s != origin {
 			s.Changed(out.snap, origin)
 		}
+	}
+}
+
+// schedule shows cur at once if the garden was quiet for a FlushInterval
+// and reports true: the caller tells the subscribers. Otherwise it arms
+// the tick, which shows cur and tells them later, and reports false.
+// g.mu must be held.
+func (g *Garden) schedule(now time.Time) bool {
+	if g.cur == g.shown || g.ticking || g.closed {
+		return false
+	}
+	if wait := g.cfg.FlushInterval - now.Sub(g.shownAt); wait > 0 {
+		g.ticking = true
+		if g.tick == nil {
+			g.tick = time.AfterFunc(wait, g.flush)
+		} else {
+			g.tick.Reset(wait)
+		}
+		return false
+	}
+	g.showNow(now)
+	return true
+}
+
+// showNow makes cur the version subscribers are told of. g.mu must be
+// held.
+func (g *Garden) showNow(now time.Time) {
+	if g.shown != nil && g.cur.Version > g.shown.Version {
+		g.cfg.Observer.StepShown(g.cur.Version-g.shown.Version, g.ticking)
+	}
+	g.shown, g.shownAt = g.cur, now
+}
+
+// flush is the garden's tick: it shows every version committed since the
+// last step as one step and tells the subscribers. It runs on the tick's
+// own goroutine; close stops it.
+func (g *Garden) flush() {
+	g.mu.Lock()
+	if g.closed || g.cur == g.shown {
+		g.ticking = false
+		g.mu.Unlock()
+		return
+	}
+	g.showNow(time.Now())
+	g.ticking = false
+	snap, subs := g.shown, g.subs
+	g.mu.Unlock()
+	for _, s := range subs {
+		s.Changed(snap, nil)
+	}
+}
+
+// close stops the tick of a garden being unloaded (its last reference
+// released). A version committed but not yet shown needs no showing: no
+// subscriber is left, and the store holds it.
+func (g *Garden) close() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = true
+	if g.tick != nil {
+		g.tick.Stop()
 	}
 }
 
@@ -594,3 +703,4 @@ type nopObserver struct{}
 func (nopObserver) ActionDone(string, string, time.Duration) {}
 func (nopObserver) PatchBuilt(int, int, bool)                {}
 func (nopObserver) StoreConflict()                           {}
+func (nopObserver) StepShown(uint64, bool)                   {}

@@ -33,7 +33,9 @@ func (r recorder) Changed(s *garden.Snapshot, _ garden.Subscriber) {
 func newManager(t *testing.T, st garden.Store) *garden.Manager {
 	t.Helper()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, History: 4})
+	// Every version is shown at once (no coalescing): these tests are of
+	// Do and Update; the flush has its own (flush_test.go).
+	m, err := garden.New(garden.Config{Store: st, Clock: func() time.Time { return now }, History: 4, FlushInterval: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +238,7 @@ func (o *outcomes) ActionDone(_ string, outcome string, _ time.Duration) {
 }
 func (*outcomes) PatchBuilt(int, int, bool) {}
 func (*outcomes) StoreConflict()            {}
+func (*outcomes) StepShown(uint64, bool)    {}
 
 // TestDoAnswersEvictedIDsFromStore (was TestDoLooksUpEvictedIDs): an id
 // whose result left the in-memory cache is answered from the store with

@@ -42,6 +42,9 @@ type Metrics struct {
 	checkpointDur                 *prometheus.HistogramVec
 	commitBatch                   prometheus.Histogram
 	conflicts                     prometheus.Counter
+	diffs                         prometheus.Counter
+	steps                         *prometheus.CounterVec
+	stepVersions                  prometheus.Counter
 }
 
 // New registers the collectors, plus the Go and process collectors, on a
@@ -80,7 +83,13 @@ func New(gauges Gauges) *Metrics {
 		Buckets: prometheus.ExponentialBuckets(1, 2, 10)})
 	m.conflicts = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_store_conflicts_total",
 		Help: "Commits refused because another process wrote the garden first (reloaded and applied again)."})
-	for _, c := range []prometheus.Collector{m.conflicts, m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
+	m.diffs = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_garden_diffs_total",
+		Help: "State diffs computed (one per version step asked for and not cached; full states are not diffs)."})
+	m.steps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cosmic_garden_steps_total",
+		Help: "Version steps shown to a garden's devices, by when: at once (after a quiet interval) or on the garden's tick."}, []string{"when"})
+	m.stepVersions = prometheus.NewCounter(prometheus.CounterOpts{Name: "cosmic_garden_step_versions_total",
+		Help: "Versions covered by the steps shown; divided by cosmic_garden_steps_total, the average coalescing."})
+	for _, c := range []prometheus.Collector{m.diffs, m.steps, m.stepVersions, m.conflicts, m.connsOpen, m.connsTotal, m.connsClosed, m.authRefused, m.msgsIn, m.msgsOut, m.bytesOut,
 		m.sessionsOpen, m.sessionsOpened, m.takeovers, m.resyncs, m.coalesced, m.overflows, m.updatesSent, m.updateBytes,
 		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.checkpointDur, m.commitBatch} {
 		f(c)
@@ -183,10 +192,21 @@ func (m *Metrics) ActionDone(typ, outcome string, d time.Duration) {
 
 // PatchBuilt records patch size against the state it replaces.
 func (m *Metrics) PatchBuilt(patchBytes, stateBytes int, full bool) {
+	m.diffs.Inc()
 	if !full {
 		m.patchBytes.Add(float64(patchBytes))
 		m.patchFullBytes.Add(float64(stateBytes))
 	}
+}
+
+// StepShown counts a version step shown to a garden's devices.
+func (m *Metrics) StepShown(versions uint64, deferred bool) {
+	when := "at_once"
+	if deferred {
+		when = "tick"
+	}
+	m.steps.WithLabelValues(when).Inc()
+	m.stepVersions.Add(float64(versions))
 }
 
 // StoreConflict counts a conditional commit refused by the store.

@@ -68,7 +68,7 @@ func newEnv(t testing.TB, cfg session.Config) *env {
 		}
 	}
 	var err error
-	if e.gardens, err = garden.New(garden.Config{Store: st, Clock: e.clock.Now}); err != nil {
+	if e.gardens, err = garden.New(garden.Config{Store: st, Clock: e.clock.Now, FlushInterval: time.Nanosecond}); err != nil {
 		t.Fatal(err)
 	}
 	cfg.Gardens, cfg.Clock = e.gardens, e.clock.Now
