@@ -64,8 +64,11 @@ type Config struct {
 	Store  Store            // required
 	Clock  func() time.Time // default time.Now
 	Logger *slog.Logger     // default discards
-	// History is how many recent snapshots each garden keeps as patch
-	// bases, default 64. A session further behind gets the full state.
+	// History is how many of the versions handed out (shown to the
+	// subscribers, or sent in full) each garden keeps as patch bases,
+	// default 64: with one step per update interval, 6.4 s at 10 updates
+	// a second, however fast the garden changes. A session further
+	// behind gets the full state.
 	History int
 	// DiffCache is how many encoded patches each garden keeps, default 64.
 	DiffCache int
@@ -257,14 +260,19 @@ type Garden struct {
 	// new garden until its first commit). Guarded by actMu.
 	stored bool
 
-	mu         sync.Mutex // guards the fields below
-	cur        *Snapshot  // the newest durable version
-	shown      *Snapshot  // the newest version subscribers were told of; see Flush above
-	shownAt    time.Time  // when shown last advanced (the monotonic clock, not Config.Clock)
-	tick       *time.Timer
-	ticking    bool        // tick is armed to show cur
-	closed     bool        // unloaded: no more ticks
-	history    []*Snapshot // indexed by version % Config.History; nil until the first change
+	mu      sync.Mutex // guards the fields below
+	cur     *Snapshot  // the newest durable version
+	shown   *Snapshot  // the newest version subscribers were told of; see Flush above
+	shownAt time.Time  // when shown last advanced (the monotonic clock, not Config.Clock)
+	tick    *time.Timer
+	ticking bool // tick is armed to show cur
+	closed  bool // unloaded: no more ticks
+	// history holds the patch bases: the newest Config.History versions
+	// handed out (shown to subscribers, or sent in full), the only ones a
+	// client can hold. A ring once full; it grows from empty because most
+	// gardens held by idle connections never change.
+	history    []*Snapshot
+	histNext   int // the ring's oldest entry, overwritten next, once full
 	diffs      map[diffKey]cachedDiff
 	diffOrder  []diffKey // FIFO eviction
 	dedup      map[string][]byte
@@ -321,6 +329,7 @@ func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok b
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if from == 0 {
+		g.keep(g.cur)
 		return g.cur.FullData(), true, g.cur, true
 	}
 	to = g.shown
@@ -334,11 +343,8 @@ func (g *Garden) Update(from uint64) (data []byte, full bool, to *Snapshot, ok b
 	if c, hit := g.diffs[key]; hit {
 		return c.data, c.full, to, true
 	}
-	var base *Snapshot
-	if g.history != nil {
-		base = g.history[from%uint64(len(g.history))]
-	}
-	if base == nil || base.Version != from || from > to.Version {
+	base := g.handedOut(from)
+	if base == nil || from > to.Version {
 		return to.FullData(), true, to, true
 	}
 	c := cachedDiff{data: to.FullData(), full: true}
@@ -464,7 +470,7 @@ func (g *Garden) reload(ctx context.Context) error {
 		// The version clients hold may name another state than the
 		// store's (ours was never committed): no patch from it is
 		// trustworthy, every client gets the full state.
-		g.cur, g.history = nil, nil
+		g.cur, g.history, g.histNext = nil, nil, 0
 		clear(g.diffs)
 		g.diffOrder = nil
 	}
@@ -634,6 +640,7 @@ func (g *Garden) showNow(now time.Time) {
 		g.cfg.Observer.StepShown(g.cur.Version-g.shown.Version, g.ticking)
 	}
 	g.shown, g.shownAt = g.cur, now
+	g.keep(g.cur)
 }
 
 // flush is the garden's tick: it shows every version committed since the
@@ -670,18 +677,32 @@ func (g *Garden) close() {
 // setCurrent publishes snap as the newest version. g.mu must be held (or g
 // not yet shared).
 func (g *Garden) setCurrent(snap *Snapshot) {
-	prev := g.cur
 	g.cur = snap
-	if prev == nil {
-		return // a garden just loaded: no patch base is needed until it changes
+}
+
+// keep records s as handed out: a client may hold it and ask for a patch
+// from it. g.mu must be held.
+func (g *Garden) keep(s *Snapshot) {
+	if g.handedOut(s.Version) != nil {
+		return
 	}
-	if g.history == nil {
-		// Allocated on the first change: most gardens held by idle
-		// connections never change.
-		g.history = make([]*Snapshot, g.cfg.History)
-		g.history[prev.Version%uint64(len(g.history))] = prev
+	if len(g.history) < g.cfg.History {
+		g.history = append(g.history, s)
+		return
 	}
-	g.history[snap.Version%uint64(len(g.history))] = snap
+	g.history[g.histNext] = s
+	g.histNext = (g.histNext + 1) % len(g.history)
+}
+
+// handedOut returns the kept snapshot of version v, or nil. g.mu must be
+// held.
+func (g *Garden) handedOut(v uint64) *Snapshot {
+	for _, s := range g.history {
+		if s.Version == v {
+			return s
+		}
+	}
+	return nil
 }
 
 // remember records an action result, evicting the oldest beyond MaxDedup.
