@@ -287,6 +287,12 @@ func (rep *Report) WriteText(w io.Writer) {
 			s = append(s, fmt.Sprintf("%s=%s", k, v))
 		}
 		p("server go     %s", strings.Join(s, " "))
+		// Counted from the server's start to the end of the run (connects
+		// and drain included), divided by the measured window: an upper
+		// bound of the rate while measuring.
+		if d, ok := rep.ServerGo["cosmic_garden_diffs_total"]; ok && rep.MeasuredSeconds() > 0 && rep.Gardens() > 0 {
+			p("diffs         %.0f computed, %.1f/s per garden (at most)", d, d/rep.MeasuredSeconds()/float64(rep.Gardens()))
+		}
 	}
 	if rep.ServerExit != "" && rep.ServerExit != "0" {
 		p("server exit   %s", rep.ServerExit)
@@ -358,4 +364,22 @@ func memTotal() (int64, bool) {
 		return 0, false
 	}
 	return kb << 10, true
+}
+
+// MeasuredSeconds is the measured window of the run, 0 if unknown.
+func (r *Report) MeasuredSeconds() float64 { return paramFloat(r.Params["measured_s"]) }
+
+// Gardens is how many gardens the run used, 0 if unknown.
+func (r *Report) Gardens() int { return int(paramFloat(r.Params["gardens"])) }
+
+// paramFloat reads a numeric parameter, as built (int, float64) or as
+// read back from JSON (float64).
+func paramFloat(v any) float64 {
+	switch n := v.(type) {
+	case int:
+		return float64(n)
+	case float64:
+		return n
+	}
+	return 0
 }

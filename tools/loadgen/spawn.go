@@ -199,6 +199,10 @@ func scrapeMetrics(metricsURL string) map[string]float64 {
 		"go_goroutines": true, "go_memstats_heap_inuse_bytes": true, "go_memstats_stack_inuse_bytes": true,
 		"go_memstats_sys_bytes": true, "process_resident_memory_bytes": true, "cosmic_ws_connections": true,
 		"cosmic_sessions": true, "cosmic_gardens_loaded": true,
+		// The garden flush: diffs computed, steps shown and the versions
+		// they cover (read per second and garden in the report).
+		"cosmic_garden_diffs_total": true, "cosmic_garden_step_versions_total": true,
+		`cosmic_garden_steps_total{when="at_once"}`: true, `cosmic_garden_steps_total{when="tick"}`: true,
 	}
 	out := map[string]float64{}
 	// The store's commit-time histogram: how many commits, and the upper
