@@ -403,6 +403,66 @@ func TestSyncRapidChanges(t *testing.T) {
 	}
 }
 
+// TestSyncOneGardenManyDevices: one garden changing 500 times a second,
+// watched by 50 devices. The garden shows the changes as at most one step
+// per update interval and every device that is current takes that same
+// step, so the server computes about one diff per step, not one per
+// device: at most twice the update cap per second (issue 13). Every
+// device converges with at most 11 updates in any second. In fake time
+// writes take no time, so the devices' phases would line up even without
+// the garden's tick: garden.TestFlushOneDiffPerTick is the test that tells
+// the two flushes apart; this one checks the bound end to end.
+func TestSyncOneGardenManyDevices(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// The inbound limit raised: the abuse limit is not under test.
+		s := wstest.StartWith(t, wstest.Options{Pipe: true, Config: func(c *config.Config) { c.RateBurst = 1000 }})
+		a := newMirror(t, s.DialOperator("alice", ""), true)
+		a.next()
+		// Resources for every change: a saved garden of 100 bodies.
+		a.c.SendRaw(string(bigGarden("alice", 100)))
+		a.until(10*time.Second, "the save", func() bool { return len(a.results) == 1 && a.state.Version > 1 })
+		devs := make([]*mirror, 50)
+		// Devices connect 2 ms apart, so each starts its rate window on a
+		// phase of its own, as real devices do.
+		for i := range devs {
+			devs[i] = newMirror(t, s.Dial("alice", ""), true)
+			devs[i].next()
+			time.Sleep(2 * time.Millisecond)
+		}
+		v0 := a.state.Version
+		diffs0 := scrapeMetric(t, s, "cosmic_garden_diffs_total")
+
+		const changes, gap = 300, 2 * time.Millisecond // 500 a second for 0.6 s
+		frames := make([][]byte, changes)
+		for i := range frames {
+			frames[i] = createFrame(fmt.Sprintf("c-%d", i), i)
+		}
+		start := time.Now()
+		done := writeAll(a.c, frames, gap)
+		for i, d := range devs {
+			d.until(30*time.Second, fmt.Sprintf("device %d's convergence", i), func() bool { return d.state.Version == v0+changes })
+		}
+		waitWriter(t, done)
+		a.until(10*time.Second, "the results", func() bool { return len(a.results) == 1+changes })
+		if len(a.failed) > 0 {
+			t.Fatalf("refused: %q", a.failed)
+		}
+		elapsed := time.Since(start)
+		for i, d := range devs {
+			d.converged(s, "alice")
+			if n := maxPerSecond(d.updates[1:]); n > 11 {
+				t.Fatalf("device %d got %d updates within one second, want at most 11", i, n)
+			}
+		}
+		diffs := scrapeMetric(t, s, "cosmic_garden_diffs_total") - diffs0
+		steps := 2 * 10 * elapsed.Seconds() // twice the cap over the run
+		t.Logf("%d changes in %s reached %d devices; %.0f diffs computed (bound %.0f)", changes, elapsed, len(devs), diffs, steps+2)
+		if diffs > steps+2 {
+			t.Fatalf("%.0f diffs computed for %d devices in %s, want at most %.0f: one per step, shared", diffs, len(devs), elapsed, steps+2)
+		}
+	})
+}
+
 // TestSyncAnswerOvertakesState: with one state update per second and a
 // flood of changes from another device, B's own ActionResult comes before
 // the next state update.
