@@ -52,6 +52,11 @@ func TestApplyIsPure(t *testing.T) {
 			}
 			if got := uint64(0); out.snap != nil {
 				got = out.snap.Version
+				// Derived from cur's encoding: the same bytes and hash as
+				// encoding the new state afresh.
+				if enc, err := game.Encode(out.snap.State); err != nil || string(enc) != string(out.snap.Encoded) || game.Hash(enc) != out.snap.Hash {
+					t.Errorf("snapshot bytes differ from Encode of its state (%v)", err)
+				}
 				if got != tc.snapVersion || res.Version != got {
 					t.Errorf("snapshot version %d, result version %d, want %d", got, res.Version, tc.snapVersion)
 				}

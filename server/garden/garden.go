@@ -539,7 +539,7 @@ func apply(userID string, cur *Snapshot, act protocol.Action, actionID string, n
 		res = protocol.ActionResult{Success: true, Message: out.Message, Version: cur.Version}
 		_, saveCurrent = act.(protocol.SaveGame)
 	default:
-		if snap, err = newSnapshot(cur.Version+1, out.State); err != nil {
+		if snap, err = cur.derive(cur.Version+1, out.State); err != nil {
 			return outcome{}, fmt.Errorf("apply %s to garden %s: %w", act.Type(), userID, err)
 		}
 		res = protocol.ActionResult{Success: true, Message: out.Message, BodyID: out.BodyID, Version: snap.Version}

@@ -15,16 +15,39 @@ type Snapshot struct {
 	Encoded []byte
 	Hash    string
 
+	// enc is Encoded with where each body lies in it, so that the next
+	// version copies the bytes of the bodies it shares instead of
+	// encoding them again (derive).
+	enc *game.Encoding
+
 	fullOnce sync.Once
 	full     []byte
 }
 
 func newSnapshot(version uint64, s *game.State) (*Snapshot, error) {
-	enc, err := game.Encode(s)
+	enc, err := game.NewEncoding(s)
 	if err != nil {
 		return nil, err
 	}
-	return &Snapshot{Version: version, State: s, Encoded: enc, Hash: game.Hash(enc)}, nil
+	return snapshotOf(version, enc), nil
+}
+
+// derive returns the snapshot of next, a state derived from s's (the rules
+// and patches share unchanged bodies by pointer): only what changed is
+// encoded, the rest copied from s's bytes. At 1 000 bodies a change costs
+// a copy of the state instead of its encoding (docs/performance.md,
+// "Issue 13").
+func (s *Snapshot) derive(version uint64, next *game.State) (*Snapshot, error) {
+	enc, err := s.enc.Derive(next)
+	if err != nil {
+		return nil, err
+	}
+	return snapshotOf(version, enc), nil
+}
+
+func snapshotOf(version uint64, enc *game.Encoding) *Snapshot {
+	b := enc.Bytes()
+	return &Snapshot{Version: version, State: enc.State(), Encoded: b, Hash: game.Hash(b), enc: enc}
 }
 
 // FullData returns the inner data of a full StateUpdate,
