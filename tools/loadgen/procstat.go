@@ -58,7 +58,7 @@ func (s *sampler) read(now time.Time) {
 	if pid <= 0 {
 		return
 	}
-	cpu, rss, ok := readProc(pid)
+	cpu, rss, ok := readTree(pid)
 	if !ok {
 		return
 	}
@@ -71,7 +71,8 @@ func (s *sampler) read(now time.Time) {
 	}
 	pct := 0.0
 	if dt := now.Sub(s.lastAt).Seconds(); dt > 0 {
-		pct = (cpu - s.lastCPU) / dt * 100
+		// max: a child that exited takes its CPU time out of the sum.
+		pct = max(0, (cpu-s.lastCPU)/dt*100)
 	}
 	s.lastCPU, s.lastAt = cpu, now
 	s.samples = append(s.samples, sample{at: now, cpu: pct, rss: rss})
@@ -108,6 +109,57 @@ func (s *sampler) summary(from, to time.Time) (cpuAvg, cpuMax float64, rssAvg, r
 		return 0, 0, 0, 0, 0
 	}
 	return cpuSum / float64(n), cpuMax, rssSum / int64(n), rssMax, n
+}
+
+// readTree returns the CPU seconds and RSS bytes of pid and all its
+// descendants: a spawned cluster (tools/devcluster) runs its nodes as
+// children. A single server has none, and costs one scan of /proc.
+func readTree(pid int) (cpuSec float64, rss int64, ok bool) {
+	cpuSec, rss, ok = readProc(pid)
+	if !ok {
+		return 0, 0, false
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return cpuSec, rss, true
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if parent, ok := readPPID(child); ok {
+			children[parent] = append(children[parent], child)
+		}
+	}
+	queue := children[pid]
+	for len(queue) > 0 {
+		c := queue[0]
+		queue = append(queue[1:], children[c]...)
+		if cs, r, ok := readProc(c); ok {
+			cpuSec, rss = cpuSec+cs, rss+r
+		}
+	}
+	return cpuSec, rss, true
+}
+
+// readPPID returns the parent of pid.
+func readPPID(pid int) (int, bool) {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	f := bytes.Fields(stat[i+1:])
+	if len(f) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(string(f[1]))
+	return ppid, err == nil
 }
 
 // readProc returns the CPU seconds (user + system) and RSS bytes of pid.
