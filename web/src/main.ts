@@ -34,6 +34,7 @@ import {
 } from './game/index.js';
 import { authFromToken, devLogin, DevLoginError, loadAuth, saveAuth, tokenProvider, type Auth } from './ui/auth.js';
 import { ConnectionBadge } from './ui/badge.js';
+import { nodeNote, parseConfig, type ServerConfig } from './ui/config.js';
 import { byTestId } from './ui/dom.js';
 import { amount, humanize, perSecond } from './ui/format.js';
 import { GardenView } from './ui/garden.js';
@@ -66,10 +67,10 @@ declare global {
 
 // Start the module download and compilation before anything else.
 const corePromise: Promise<Core> = loadCore({ wasmUrl: 'cosmic.wasm', wasmExecUrl: 'wasm_exec.js' });
-const configPromise: Promise<{ dev_mode: boolean }> = fetch('/api/config')
-  .then((r): Promise<{ dev_mode?: unknown }> | object => (r.ok ? (r.json() as Promise<{ dev_mode?: unknown }>) : {}))
-  .then((c) => ({ dev_mode: (c as { dev_mode?: unknown }).dev_mode === true }))
-  .catch(() => ({ dev_mode: false }));
+const configPromise: Promise<ServerConfig> = fetch('/api/config')
+  .then((r): Promise<unknown> | object => (r.ok ? (r.json() as Promise<unknown>) : {}))
+  .then(parseConfig)
+  .catch(() => parseConfig({}));
 
 const ui = {
   garden: byTestId<SVGSVGElement>('garden'),
@@ -125,6 +126,8 @@ interface Tab {
 let core: Core | undefined;
 let balance: Balance | undefined;
 let devMode = false;
+/** The node that answered `/api/config` (NODE_ID), shown in the footer. */
+let node = '';
 let session: Session | undefined;
 let tab: Tab | undefined;
 /** Bumped by every start and stop, so an asynchronous start that was overtaken gives up. */
@@ -295,6 +298,7 @@ function render(snap: GameSnapshot): void {
     c ? `server version ${c.version} · hash ${c.hash.slice(0, 12)}…` : 'not synchronised yet',
     timing ? `core started in ${timing.totalMs.toFixed(0)} ms` : '',
     snap.stats.hashMismatches > 0 ? `${snap.stats.hashMismatches} resync(s)` : '',
+    nodeNote(node),
   ]
     .filter(Boolean)
     .join(' · ');
@@ -519,7 +523,7 @@ async function boot(): Promise<void> {
   }
   let loaded: Core;
   try {
-    [loaded, { dev_mode: devMode }] = await Promise.all([corePromise, configPromise]);
+    [loaded, { devMode, node }] = await Promise.all([corePromise, configPromise]);
   } catch (err) {
     ui.loading.replaceChildren(
       Object.assign(document.createElement('p'), {
