@@ -4,7 +4,8 @@
 // three cosmic-server nodes sharing both, and a round-robin load balancer
 // (tools/lb) on :8080. Open http://localhost:8080 in two browsers, sign in
 // as the same player, and one garden is served by two nodes; each page's
-// footer names the node that answered it, and every log line says node=….
+// footer names the node that served the page, and every log line says
+// node=….
 //
 //	go run ./tools/devcluster [-addr :8080] [-nodes 3] [-bin bin/cosmic-server] [-web web/dist]
 //
@@ -61,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout)
 	c.Describe(stdout)
 	fmt.Fprintf(stdout, "\nOpen %s in two browsers and sign in as the same player: the footer names\n"+
-		"the node behind each page. `kill -9 <pid>` a node to see its players move.\n"+
+		"the node that served each page. `kill -9 <pid>` a node to see its players move.\n"+
 		"Ctrl-C stops everything and removes %s.\n\n", c.URL(), c.Dir())
 	<-ctx.Done()
 	stop() // a second Ctrl-C kills devcluster at once
