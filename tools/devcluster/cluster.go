@@ -157,7 +157,10 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 	}
 
-	if c.lb, err = lb.New(lb.Config{Backends: backends, HealthPath: "/readyz",
+	// The sticky cookie keeps a browser's page, /api/config and WebSocket
+	// on one node, so that the footer names the node holding the
+	// WebSocket; two browsers still land on different nodes.
+	if c.lb, err = lb.New(lb.Config{Backends: backends, HealthPath: "/readyz", StickyCookie: "cosmic_node",
 		Logger: slog.New(slog.NewTextHandler(cfg.NodeLog, &slog.HandlerOptions{Level: slog.LevelInfo}))}); err != nil {
 		return nil, err
 	}

@@ -5,11 +5,13 @@
 // once, without waiting for a health check.
 //
 // It is net/http/httputil.ReverseProxy, which passes WebSocket upgrades
-// through (Go ≥ 1.12), with one twist: the Transport keeps no idle
-// connections and picks the backend when it dials, so each request and
-// each WebSocket is one dial, and a failed dial simply tries the next
-// backend. The Host header is passed on unchanged, so the nodes see the
-// browser's origin as their own (docs/operations.md, WebSocket origins).
+// through (Go ≥ 1.12), over a Transport that keeps no idle connections:
+// each request and each WebSocket is one dial, and a refused dial, before
+// anything of the request was sent, is retried on the next backend. The
+// Host header is passed on unchanged, so the nodes see the browser's
+// origin as their own (docs/operations.md, WebSocket origins). With
+// Config.StickyCookie a browser stays on the node that last answered it,
+// which lets a page name the node holding its WebSocket.
 //
 // It is not meant for production: use nginx or HAProxy there
 // (docs/operations.md, "Running several nodes").

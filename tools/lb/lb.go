@@ -1,6 +1,7 @@
 package lb
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,11 @@ type Config struct {
 	DialTimeout time.Duration
 	// Logger receives backend state changes; nil discards them.
 	Logger *slog.Logger
+	// StickyCookie, when set, names a cookie that keeps a browser on the
+	// backend that last answered it (while that one accepts), so that a
+	// page, its /api/config and its WebSocket meet the same node.
+	// Clients without cookies (tests, load tools) are spread round robin.
+	StickyCookie string
 }
 
 // LB is the proxy: an http.Handler, and with Serve its own HTTP server.
@@ -77,22 +84,22 @@ func New(cfg Config) (*LB, error) {
 	b := &LB{cfg: cfg, unhealthy: make([]atomic.Bool, len(cfg.Backends)), served: make([]atomic.Int64, len(cfg.Backends))}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.transport = &http.Transport{
-		DialContext:       b.dial,
-		DisableKeepAlives: true, // one dial per request: round robin per request, and a dead node is noticed by the next one
-		ForceAttemptHTTP2: false,
+		DialContext:       (&net.Dialer{Timeout: cfg.DialTimeout}).DialContext,
+		DisableKeepAlives: true, // one dial per request: a dead node is noticed by the next request
 	}
-	// Every outgoing request names this placeholder host; dial picks the
-	// real backend.
-	target := &url.URL{Scheme: "http", Host: "cluster.invalid"}
+	// Every outgoing request names this placeholder host; roundTrip puts
+	// the backend's address in its place, one attempt after the other.
+	target := &url.URL{Scheme: "http", Host: "backend.invalid"}
 	b.proxy = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
 			r.SetXForwarded()
 		},
-		Transport:     b.transport,
-		FlushInterval: -1, // pass every write through at once: no buffering
-		ErrorLog:      slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+		Transport:      roundTripper{b},
+		ModifyResponse: b.stick,
+		FlushInterval:  -1, // pass every write through at once: no buffering
+		ErrorLog:       slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			cfg.Logger.Warn("lb: no backend answered", "path", r.URL.Path, "err", err)
 			http.Error(w, "no backend available", http.StatusBadGateway)
@@ -128,6 +135,22 @@ func (b *LB) Served() []int64 {
 	return out
 }
 
+// maxRetryBody is the largest request body kept in memory so that the
+// request can be sent to another backend when the first refuses; a larger
+// body is streamed and gets one backend only.
+const maxRetryBody = 1 << 20
+
+// route is one request's choice of backends, shared by ServeHTTP,
+// roundTrip and stick through the request's context.
+type route struct {
+	turn   uint64 // the round-robin counter's value taken, when not sticky
+	order  []int  // backend indexes in the order to try
+	sticky int   // the backend the request's cookie names, -1 for none
+	chosen int   // the backend that answered, -1 until one has
+}
+
+type routeKey struct{}
+
 // ServeHTTP proxies r to the next backend. After Close it answers 503.
 func (b *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
@@ -139,48 +162,116 @@ func (b *LB) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.handlers.Add(1)
 	b.mu.Unlock()
 	defer b.handlers.Done()
+	if r.Body != nil && r.Body != http.NoBody && r.ContentLength >= 0 && r.ContentLength <= maxRetryBody {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRetryBody+1))
+		if err != nil || len(body) > maxRetryBody {
+			http.Error(w, "request body unreadable or too large", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
+	}
+	rt := b.route(r)
 	// The request ends with the client or with Close, whichever is first;
 	// no goroutine per request.
-	ctx, cancel := context.WithCancel(r.Context())
+	ctx, cancel := context.WithCancel(context.WithValue(r.Context(), routeKey{}, rt))
 	defer cancel()
 	stop := context.AfterFunc(b.ctx, cancel)
 	defer stop()
 	b.proxy.ServeHTTP(w, r.WithContext(ctx))
 }
 
-// dial connects to the next backend in turn, trying the others (those
-// failing their health check last) when it refuses.
-func (b *LB) dial(ctx context.Context, network, _ string) (net.Conn, error) {
+// route orders the backends for r: the one its sticky cookie names, or
+// else the next in turn, then the others in index order; those failing
+// their health check after all the rest.
+func (b *LB) route(r *http.Request) *route {
 	n := len(b.cfg.Backends)
-	start := int(b.next.Add(1)-1) % n
-	order := make([]int, 0, n)
+	rt := &route{sticky: -1, chosen: -1, order: make([]int, 0, n)}
+	var start int
+	if b.cfg.StickyCookie != "" {
+		if c, err := r.Cookie(b.cfg.StickyCookie); err == nil {
+			if i, err := strconv.Atoi(c.Value); err == nil && i >= 0 && i < n {
+				rt.sticky = i
+			}
+		}
+	}
+	if rt.sticky >= 0 {
+		start = rt.sticky
+	} else {
+		rt.turn = b.next.Add(1) - 1
+		start = int(rt.turn % uint64(n))
+	}
 	for pass := range 2 {
 		for k := range n {
 			i := (start + k) % n
 			if b.unhealthy[i].Load() == (pass == 1) {
-				order = append(order, i)
+				rt.order = append(rt.order, i)
 			}
 		}
 	}
-	d := net.Dialer{Timeout: b.cfg.DialTimeout}
+	return rt
+}
+
+// roundTripper sends a request to the backends of its route in order
+// until one accepts the connection. Only a failed dial moves on: nothing
+// of the request was sent, so trying the next backend is safe for any
+// method.
+type roundTripper struct{ b *LB }
+
+func (t roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	b := t.b
+	rt, _ := req.Context().Value(routeKey{}).(*route)
+	if rt == nil {
+		return nil, errors.New("lb: request without a route")
+	}
 	var errs []error
-	for _, i := range order {
-		c, err := d.DialContext(ctx, network, b.cfg.Backends[i])
-		if err == nil {
-			// The next turn is the backend after this one, so a dead
-			// backend's turns are shared out rather than all given to
-			// its successor. Concurrent dials may take the same turn.
-			b.next.Store(uint64(i + 1))
-			b.served[i].Add(1)
-			return c, nil
+	for k, i := range rt.order {
+		out := req.Clone(req.Context())
+		out.URL.Host = b.cfg.Backends[i]
+		if k > 0 && req.Body != nil && req.Body != http.NoBody {
+			if req.GetBody == nil {
+				break // streamed: already spent on the first backend
+			}
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			out.Body = body
 		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		resp, err := b.transport.RoundTrip(out)
+		if err == nil {
+			rt.chosen = i
+			b.served[i].Add(1)
+			n := uint64(len(b.cfg.Backends))
+			if skipped := (uint64(i) + n - rt.turn%n) % n; rt.sticky < 0 && skipped > 0 {
+				// The next turn is the backend after this one, so a dead
+				// backend's turns are shared out rather than all given
+				// to its successor; unless another request took a turn
+				// meanwhile.
+				b.next.CompareAndSwap(rt.turn+1, rt.turn+1+skipped)
+			}
+			return resp, nil
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "dial" || req.Context().Err() != nil {
+			return nil, err
 		}
 		b.cfg.Logger.Debug("lb: backend refused, trying the next", "backend", b.cfg.Backends[i], "err", err)
 		errs = append(errs, err)
 	}
 	return nil, fmt.Errorf("every backend refused: %w", errors.Join(errs...))
+}
+
+// stick sets the sticky cookie on a response (a WebSocket's 101 included)
+// from a backend other than the one the request's cookie named.
+func (b *LB) stick(resp *http.Response) error {
+	rt, _ := resp.Request.Context().Value(routeKey{}).(*route)
+	if b.cfg.StickyCookie == "" || rt == nil || rt.chosen < 0 || rt.chosen == rt.sticky {
+		return nil
+	}
+	resp.Header.Add("Set-Cookie", (&http.Cookie{Name: b.cfg.StickyCookie, Value: strconv.Itoa(rt.chosen),
+		Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode}).String())
+	return nil
 }
 
 // checkHealth is the health checker, owned by the LB until Close.

@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -325,5 +327,102 @@ func TestClose(t *testing.T) {
 	}
 	if err := p.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
+	}
+}
+
+// TestSticky: with StickyCookie a client that keeps cookies stays on the
+// backend that first answered it, WebSocket included, and moves (with a
+// new cookie) when that backend dies; a client without cookies is still
+// spread round robin.
+func TestSticky(t *testing.T) {
+	a, b, c := startBackend(t, "a"), startBackend(t, "b"), startBackend(t, "c")
+	_, base := startLB(t, lb.Config{Backends: []string{a.addr(), b.addr(), c.addr()}, StickyCookie: "lb_node"})
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	who := func(client *http.Client) string {
+		t.Helper()
+		resp, err := client.Get(base + "/who")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return string(body)
+	}
+	first := who(browser)
+	for range 3 {
+		if got := who(browser); got != first {
+			t.Fatalf("a client with the cookie moved from %s to %s", first, got)
+		}
+	}
+	var spread []string
+	for range 3 {
+		spread = append(spread, who(http.DefaultClient))
+	}
+	if strings.Join(spread, " ") == strings.Repeat(first+" ", 2)+first {
+		t.Fatalf("clients without cookies all went to %s", first)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	u, _ := url.Parse(base)
+	ws, _, err := websocket.Dial(ctx, "ws://"+u.Host+"/ws", &websocket.DialOptions{HTTPClient: browser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.CloseNow()
+	if _, name, err := ws.Read(ctx); err != nil || string(name) != first {
+		t.Fatalf("the WebSocket went to %q (%v), the page to %s", name, err, first)
+	}
+
+	for _, bk := range []*backend{a, b, c} {
+		if bk.name == first {
+			bk.kill()
+		}
+	}
+	moved := who(browser)
+	if moved == first {
+		t.Fatalf("still on the killed backend %s", first)
+	}
+	for range 3 {
+		if got := who(browser); got != moved {
+			t.Fatalf("after the move the client went from %s to %s: the cookie did not follow", moved, got)
+		}
+	}
+}
+
+// TestConcurrentSpread: WebSockets opened at once take distinct turns, so
+// with every backend alive each gets the same number.
+func TestConcurrentSpread(t *testing.T) {
+	bs := []*backend{startBackend(t, "a"), startBackend(t, "b"), startBackend(t, "c")}
+	p, base := startLB(t, lb.Config{Backends: []string{bs[0].addr(), bs[1].addr(), bs[2].addr()}})
+	const n = 30
+	errs := make(chan error, n)
+	conns := make(chan *websocket.Conn, n)
+	for range n {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(base, "http")+"/ws", nil)
+			if err == nil {
+				_, _, err = c.Read(ctx)
+				conns <- c
+			}
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(conns)
+	for c := range conns {
+		c.Close(websocket.StatusNormalClosure, "")
+	}
+	if got := fmt.Sprint(p.Served()); got != "[10 10 10]" {
+		t.Fatalf("connections per backend %s, want [10 10 10]", got)
 	}
 }

@@ -67,10 +67,12 @@ declare global {
 
 // Start the module download and compilation before anything else.
 const corePromise: Promise<Core> = loadCore({ wasmUrl: 'cosmic.wasm', wasmExecUrl: 'wasm_exec.js' });
-const configPromise: Promise<ServerConfig> = fetch('/api/config')
-  .then((r): Promise<unknown> | object => (r.ok ? (r.json() as Promise<unknown>) : {}))
-  .then(parseConfig)
-  .catch(() => parseConfig({}));
+const fetchConfig = (): Promise<ServerConfig> =>
+  fetch('/api/config')
+    .then((r): Promise<unknown> | object => (r.ok ? (r.json() as Promise<unknown>) : {}))
+    .then(parseConfig)
+    .catch(() => parseConfig({}));
+const configPromise = fetchConfig();
 
 const ui = {
   garden: byTestId<SVGSVGElement>('garden'),
@@ -424,6 +426,7 @@ async function start(auth: Auth): Promise<void> {
   }
   conn.on('state', ({ newState, oldState }) => {
     badge.update(newState);
+    if (newState.kind === 'open') refreshNode(s);
     if (newState.kind === 'failed' && newState.reason === 'auth' && oldState.kind !== 'failed') {
       toasts.show({ kind: 'error', message: 'The server refused the sign-in. Log out and sign in again.' });
     }
@@ -444,6 +447,20 @@ async function start(auth: Auth): Promise<void> {
   s.timers.push(window.setInterval(tickBadge, 250), window.setInterval(tickResources, 1000));
   render(game.snapshot);
   conn.connect();
+}
+
+/**
+ * refreshNode asks again which node answers, once a connection is open:
+ * behind `make run-cluster`'s load balancer, whose cookie keeps a browser
+ * on one node, that is the node holding this page's WebSocket, also after
+ * a reconnect moved it.
+ */
+function refreshNode(s: Session): void {
+  void fetchConfig().then((c) => {
+    if (session !== s || c.node === node) return;
+    node = c.node;
+    render(s.game.snapshot);
+  });
 }
 
 function stop(): void {

@@ -16,7 +16,7 @@ describe('config: /api/config as the page reads it', () => {
   }
 
   it('names the node in the footer, or says nothing', () => {
-    assert.equal(nodeNote('node-1'), 'page from node-1');
+    assert.equal(nodeNote('node-1'), 'served by node-1');
     assert.equal(nodeNote(''), '');
   });
 });

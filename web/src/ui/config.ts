@@ -19,10 +19,10 @@ export function parseConfig(body: unknown): ServerConfig {
 }
 
 /**
- * nodeNote is the footer's mention of the node that served the page ('' for
- * none). Behind a round-robin load balancer the page's WebSocket may be
- * held by another node: it says "page", not "connection".
+ * nodeNote is the footer's mention of the node that answered `/api/config`
+ * ('' for none): behind `make run-cluster`'s load balancer, which keeps a
+ * browser on one node, the node holding the page's WebSocket.
  */
 export function nodeNote(node: string): string {
-  return node === '' ? '' : `page from ${node}`;
+  return node === '' ? '' : `served by ${node}`;
 }
