@@ -233,7 +233,16 @@ func (c *Cluster) Describe(w io.Writer) {
 func (c *Cluster) Stop() error {
 	c.once.Do(func() {
 		var errs []error
+		// A node that ended before Stop (the operator's kill -9) is no
+		// failure of Stop's.
+		down := make(map[*node]bool)
 		for _, n := range c.nodes {
+			select {
+			case <-n.exited:
+				down[n] = true
+				continue
+			default:
+			}
 			if err := n.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 				errs = append(errs, fmt.Errorf("%s: SIGTERM: %w", n.id, err))
 			}
@@ -247,7 +256,7 @@ func (c *Cluster) Stop() error {
 				<-n.exited
 				errs = append(errs, fmt.Errorf("%s: killed after %s without exiting", n.id, c.cfg.DrainTimeout))
 			}
-			if n.err != nil {
+			if n.err != nil && !down[n] {
 				errs = append(errs, fmt.Errorf("%s: %w", n.id, n.err))
 			}
 		}

@@ -126,6 +126,25 @@ func TestCluster(t *testing.T) {
 		ws.Close(websocket.StatusNormalClosure, "")
 	}
 
+	// A node the operator killed is routed around, and is no failure of
+	// Stop's.
+	if err := c.nodes[1].cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-c.nodes[1].exited
+	for range 2 {
+		resp, err := http.Get(c.URL() + "/api/config")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cfg struct{ Node string }
+		err = json.NewDecoder(resp.Body).Decode(&cfg)
+		resp.Body.Close()
+		if err != nil || cfg.Node != "node-1" {
+			t.Fatalf("with node-2 killed /api/config answered by %q, %v", cfg.Node, err)
+		}
+	}
+
 	pids := c.PIDs()
 	dir := c.Dir()
 	stopped = true
@@ -144,7 +163,7 @@ func TestCluster(t *testing.T) {
 		t.Error("the load balancer still answers after Stop")
 	}
 	out := logs.String()
-	for _, want := range []string{"node=node-1", "node=node-2", `msg="shutting down"`, "msg=stopped"} {
+	for _, want := range []string{"node=node-1", "node=node-2", `msg="shutting down" node=node-1`, "msg=stopped node=node-1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the nodes' logs lack %s", want)
 		}
