@@ -145,8 +145,8 @@ const maxRetryBody = 1 << 20
 type route struct {
 	turn   uint64 // the round-robin counter's value taken, when not sticky
 	order  []int  // backend indexes in the order to try
-	sticky int   // the backend the request's cookie names, -1 for none
-	chosen int   // the backend that answered, -1 until one has
+	sticky int    // the backend the request's cookie names, -1 for none
+	chosen int    // the backend that answered, -1 until one has
 }
 
 type routeKey struct{}
