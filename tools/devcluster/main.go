@@ -10,6 +10,8 @@
 //
 //	go run ./tools/devcluster [-addr :8080] [-nodes 3] [-bin bin/cosmic-server] [-web web/dist]
 //
+// With JWT_SECRET in its environment the nodes share that secret (the load
+// tool mints its tokens with it, `make load-cluster`); without, a random one.
 // Ctrl-C (SIGINT or SIGTERM) stops the nodes first (SIGTERM: they close
 // their WebSockets with 1001 and exit), then the load balancer, NATS and
 // PostgreSQL, and removes the temporary directory. To see a node fail,
@@ -51,6 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 2
+	}
+	// A JWT_SECRET of devcluster's environment is the nodes' secret, so
+	// that a tool holding it can mint tokens (make load-cluster); without
+	// one the cluster makes its own.
+	if secret := os.Getenv("JWT_SECRET"); secret != "" {
+		cfg.Env = append(cfg.Env, "JWT_SECRET="+secret)
 	}
 	if fs.NArg() > 0 || cfg.Nodes < 1 {
 		fmt.Fprintln(stderr, "devcluster: want -nodes ≥ 1 and no arguments")
