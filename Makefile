@@ -126,7 +126,7 @@ LOAD_SOCKETIO   := env PORT={port} node tools/peers/socketio/server.js
 LOAD_RUN         = ulimit -n $$(ulimit -Hn) && JWT_SECRET=$(LOAD_SECRET) ./$(LOADGEN)
 COMPARE_IDLE    ?= 5000
 
-.PHONY: loadgen peers load load-compare load-goals load-artillery
+.PHONY: loadgen peers load load-compare load-goals load-artillery load-cluster
 
 loadgen:
 	$(GO) build -trimpath -o $(LOADGEN) ./tools/loadgen
@@ -177,6 +177,22 @@ load-goals: server loadgen
 		--html $(LOAD_REPORTS)/goals/frames.html --pprof-out $(LOAD_REPORTS)/goals/frames.pprof
 	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario patchsize --bodies 500 --json $(LOAD_REPORTS)/goals/patchsize.json
 	$(LOAD_RUN) --spawn '$(LOAD_SERVER)' --scenario reconnect --count 5000 --ramp 2000 --json $(LOAD_REPORTS)/goals/reconnect.json
+
+# Several nodes (issue 15): tools/devcluster (a throw-away PostgreSQL, NATS
+# in-process, CLUSTER_NODES nodes, the round-robin load balancer) spawned by
+# the load tool, which connects through the load balancer, so one garden's
+# devices land on different nodes. The same run on one node after it, for
+# comparison. Server CPU and RSS are devcluster's and its nodes' (the tool
+# counts a spawned process's children); PostgreSQL's run apart and are not
+# counted.
+LOAD_CLUSTER = env JWT_SECRET=$(LOAD_SECRET) ./bin/devcluster -addr {addr} -bin $(BIN) -web {tmp}
+load-cluster: server loadgen pg-deps
+	$(GO) build -trimpath -o bin/devcluster ./tools/devcluster
+	@mkdir -p $(LOAD_REPORTS)/cluster
+	$(LOAD_RUN) --spawn '$(LOAD_CLUSTER) -nodes 3' --scenario fanout --gardens 1000 --devices 5 --rate 2000 --duration 15s \
+		--json $(LOAD_REPORTS)/cluster/fanout-3.json --html $(LOAD_REPORTS)/cluster/fanout-3.html
+	$(LOAD_RUN) --spawn '$(LOAD_CLUSTER) -nodes 1' --scenario fanout --gardens 1000 --devices 5 --rate 2000 --duration 15s \
+		--json $(LOAD_REPORTS)/cluster/fanout-1.json --html $(LOAD_REPORTS)/cluster/fanout-1.html
 
 # Artillery over the same endpoint (tools/artillery/ws.yml); the browser
 # download of artillery's playwright engine is skipped: no network here.
