@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cosmic-gardener/realtime/server/sendq"
 	"github.com/cosmic-gardener/realtime/server/store"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/patch"
@@ -78,13 +79,13 @@ type Config struct {
 	// insert meets the stored record (the store keeps every record for 30
 	// days); a new id costs no read.
 	MaxDedup int
-	// FlushInterval is the least time between two version steps shown to
-	// a garden's subscribers, default 100ms: the per-connection update
-	// cap (sendq.Config.UpdatesPerSecond, 10 by default) as an interval.
-	// A change after a quiet interval is shown at once; while changes
-	// keep coming, they are coalesced into one step per interval, so that
-	// every current subscriber asks for the same patch, computed once
-	// (docs/performance.md, "Issue 13").
+	// FlushInterval is the pace of the version steps shown to a garden's
+	// subscribers, default 100ms: the per-connection update cap
+	// (sendq.Config.UpdatesPerSecond, 10 by default) as an interval, kept
+	// by the same rules (a sendq.Queue). A change after a quiet interval
+	// is shown at once; while changes keep coming, they are coalesced
+	// into one step per interval, so that every current subscriber asks
+	// for the same patch, computed once (docs/performance.md, "Issue 13").
 	FlushInterval time.Duration
 	Observer      Observer
 }
@@ -246,8 +247,9 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 //     never while a Subscriber is called.
 //
 // Flush. Subscribers are told of shown, not of every version: a change
-// after a quiet FlushInterval is shown at once, later ones wait for the
-// garden's next tick and go out together. Update answers up to shown, so
+// after a quiet interval is shown at once, later ones wait for the
+// garden's next tick and go out together, at the pace each connection
+// keeps (schedule). Update answers up to shown, so
 // every subscriber that is current asks for the same step and the patch
 // is computed once per tick, whatever the change rate and however many
 // devices watch.
@@ -260,10 +262,10 @@ type Garden struct {
 	// new garden until its first commit). Guarded by actMu.
 	stored bool
 
-	mu      sync.Mutex // guards the fields below
-	cur     *Snapshot  // the newest durable version
-	shown   *Snapshot  // the newest version subscribers were told of; see Flush above
-	shownAt time.Time  // when shown last advanced (the monotonic clock, not Config.Clock)
+	mu      sync.Mutex   // guards the fields below
+	cur     *Snapshot    // the newest durable version
+	shown   *Snapshot    // the newest version subscribers were told of; see Flush above
+	pace    *sendq.Queue // the steps' rate limit (see schedule); nil until the first change
 	tick    *time.Timer
 	ticking bool // tick is armed to show cur
 	closed  bool // unloaded: no more ticks
@@ -477,7 +479,7 @@ func (g *Garden) reload(ctx context.Context) error {
 	g.setCurrent(snap)
 	// A correction is shown at once, outside the tick: the version shown
 	// before may name another state than the store's.
-	g.showNow(time.Now())
+	g.showNow()
 	subs := g.subs
 	g.mu.Unlock()
 	g.stored = true
@@ -612,15 +614,32 @@ func (g *Garden) publish(out outcome, origin Subscriber) {
 	}
 }
 
-// schedule shows cur at once if the garden was quiet for a FlushInterval
-// and reports true: the caller tells the subscribers. Otherwise it arms
-// the tick, which shows cur and tells them later, and reports false.
-// g.mu must be held.
+// schedule shows cur at once if the garden's pace allows a step now and
+// reports true: the caller tells the subscribers. Otherwise it arms the
+// tick, which shows cur and tells them later, and reports false.
+//
+// The pace is a state-only sendq.Queue at the connections' rate: the
+// garden's steps keep exactly the spacing and the per-second window that
+// each connection's queue keeps, so a connection that follows its garden
+// is never held back by its own limit, and every current connection takes
+// the same step. g.mu must be held.
 func (g *Garden) schedule(now time.Time) bool {
 	if g.cur == g.shown || g.ticking || g.closed {
 		return false
 	}
-	if wait := g.cfg.FlushInterval - now.Sub(g.shownAt); wait > 0 {
+	if g.pace == nil {
+		// Made on the first change: most gardens never change.
+		g.pace = sendq.New(sendq.Config{UpdatesPerSecond: float64(time.Second) / float64(g.cfg.FlushInterval)})
+	}
+	g.pace.MarkState(false)
+	return g.step(now)
+}
+
+// step shows cur if the pace allows it now (true), or arms the tick for
+// when it will. g.mu must be held and cur be newer than shown.
+func (g *Garden) step(now time.Time) bool {
+	kind, _, wait := g.pace.Next(now)
+	if kind == sendq.Wait {
 		g.ticking = true
 		if g.tick == nil {
 			g.tick = time.AfterFunc(wait, g.flush)
@@ -629,17 +648,18 @@ func (g *Garden) schedule(now time.Time) bool {
 		}
 		return false
 	}
-	g.showNow(now)
+	g.showNow()
+	g.pace.SentState(now, 1)
 	return true
 }
 
 // showNow makes cur the version subscribers are told of. g.mu must be
 // held.
-func (g *Garden) showNow(now time.Time) {
+func (g *Garden) showNow() {
 	if g.shown != nil && g.cur.Version > g.shown.Version {
 		g.cfg.Observer.StepShown(g.cur.Version-g.shown.Version, g.ticking)
 	}
-	g.shown, g.shownAt = g.cur, now
+	g.shown = g.cur
 	g.keep(g.cur)
 }
 
@@ -653,7 +673,10 @@ func (g *Garden) flush() {
 		g.mu.Unlock()
 		return
 	}
-	g.showNow(time.Now())
+	if !g.step(time.Now()) { // the timer fired early: armed again
+		g.mu.Unlock()
+		return
+	}
 	g.ticking = false
 	snap, subs := g.shown, g.subs
 	g.mu.Unlock()
