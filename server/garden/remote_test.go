@@ -250,7 +250,7 @@ func TestNATSRestartRereadsOnReconnect(t *testing.T) {
 
 	ns.Stop()
 	nodes[1].setDrop(func(bus.Message) bool { return true }) // whatever A's buffer still sends
-	v := do(t, a, "a2", 2)                                     // NATS down: A's own subscribers still hear it
+	v := do(t, a, "a2", 2)                                   // NATS down: A's own subscribers still hear it
 	local.await(t, v, time.Second)
 	ns.Restart()
 	s := heard.await(t, v, 20*time.Second)
