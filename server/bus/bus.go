@@ -78,6 +78,7 @@ type Bus struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
+	closing   atomic.Bool // Close has begun: its disconnect is no news
 	stop      chan struct{} // closed by Close: the delivery goroutine exits
 	done      chan struct{} // closed when the delivery goroutine has exited
 	closed    chan struct{} // closed by NATS's closed callback
@@ -146,6 +147,9 @@ func New(cfg Config) (*Bus, error) {
 			b.resync("reconnect")
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if b.closing.Load() {
+				return
+			}
 			log.Warn("bus: disconnected from NATS; serving local devices only until it returns", "err", err)
 			cfg.Observer.BusConnected(false)
 		}),
@@ -306,6 +310,7 @@ func (b *Bus) Publish(userID string, m Message) {
 // is lost, as any bus message may be.
 func (b *Bus) Close() {
 	b.closeOnce.Do(func() {
+		b.closing.Store(true)
 		if err := b.nc.Drain(); err != nil {
 			b.cfg.Logger.Info("bus: closing without drain", "err", err)
 			b.nc.Close()
