@@ -78,7 +78,7 @@ type Bus struct {
 
 	startOnce sync.Once
 	closeOnce sync.Once
-	closing   atomic.Bool // Close has begun: its disconnect is no news
+	closing   atomic.Bool   // Close has begun: its disconnect is no news
 	stop      chan struct{} // closed by Close: the delivery goroutine exits
 	done      chan struct{} // closed when the delivery goroutine has exited
 	closed    chan struct{} // closed by NATS's closed callback
