@@ -30,26 +30,22 @@ type Config struct {
 	DBPoolSize         int           // DB_POOL_SIZE, PostgreSQL connections, default 16
 	DBStatementTimeout time.Duration // DB_STATEMENT_TIMEOUT, PostgreSQL statement_timeout, default 5s
 	DBConnectTimeout   time.Duration // DB_CONNECT_TIMEOUT, how long start-up waits for PostgreSQL, default 30s
-	// NATSURL (NATS_URL) turns on cross-node fan-out over NATS; empty is
-	// a single node. It may hold credentials and is never logged.
-	NATSURL           string
-	ReconcileInterval time.Duration // RECONCILE_INTERVAL, cross-node version check, default 2s
-	DevMode           bool          // DEV_MODE
-	AllowedOrigins    []string      // ALLOWED_ORIGINS, comma-separated host patterns
-	HeartbeatInterval time.Duration // HEARTBEAT_INTERVAL, default 30s
-	MaxUpdatesPerSec  float64       // MAX_UPDATES_PER_SECOND, default 10
-	MaxBytesPerSec    int           // MAX_BYTES_PER_SECOND per connection state budget, default 0 (unlimited)
-	SessionRetention  time.Duration // SESSION_RETENTION, default 2m
-	MaxSessionsUser   int           // MAX_SESSIONS_PER_USER, default 1000
-	RateBurst         int           // RATE_BURST, default 200
-	RatePerSecond     float64       // RATE_PER_SECOND, default 50
-	LogFile           string        // LOG_FILE, optional
-	LogFormat         string        // LOG_FORMAT, text (default) or json
-	LogLevel          string        // LOG_LEVEL, debug|info (default)|warn|error
-	WebDir            string        // WEB_DIR, default "web/dist"
-	Pprof             bool          // PPROF mounts /debug/pprof
-	WSPlainBuffers    bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
-	DevTokenTTL       time.Duration // DEV_TOKEN_TTL, default 24h
+	DevMode            bool          // DEV_MODE
+	AllowedOrigins     []string      // ALLOWED_ORIGINS, comma-separated host patterns
+	HeartbeatInterval  time.Duration // HEARTBEAT_INTERVAL, default 30s
+	MaxUpdatesPerSec   float64       // MAX_UPDATES_PER_SECOND, default 10
+	MaxBytesPerSec     int           // MAX_BYTES_PER_SECOND per connection state budget, default 0 (unlimited)
+	SessionRetention   time.Duration // SESSION_RETENTION, default 2m
+	MaxSessionsUser    int           // MAX_SESSIONS_PER_USER, default 1000
+	RateBurst          int           // RATE_BURST, default 200
+	RatePerSecond      float64       // RATE_PER_SECOND, default 50
+	LogFile            string        // LOG_FILE, optional
+	LogFormat          string        // LOG_FORMAT, text (default) or json
+	LogLevel           string        // LOG_LEVEL, debug|info (default)|warn|error
+	WebDir             string        // WEB_DIR, default "web/dist"
+	Pprof              bool          // PPROF mounts /debug/pprof
+	WSPlainBuffers     bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
+	DevTokenTTL        time.Duration // DEV_TOKEN_TTL, default 24h
 
 	// The plain HTTP server's timeouts (hijacked WebSockets keep their own
 	// heartbeat instead): see app.NewHTTPServer.
@@ -57,6 +53,11 @@ type Config struct {
 	HTTPReadTimeout       time.Duration // HTTP_READ_TIMEOUT, default 10s
 	HTTPWriteTimeout      time.Duration // HTTP_WRITE_TIMEOUT, default 90s
 	HTTPIdleTimeout       time.Duration // HTTP_IDLE_TIMEOUT, default 30s
+
+	// NATSURL (NATS_URL) turns on cross-node fan-out over NATS; empty is
+	// a single node. It may hold credentials and is never logged.
+	NATSURL           string
+	ReconcileInterval time.Duration // RECONCILE_INTERVAL, cross-node version check, default 2s
 }
 
 // MinSecretBytes is the shortest JWT_SECRET accepted; auth.MinSecretBytes
