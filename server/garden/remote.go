@@ -48,7 +48,8 @@ type RemoteObserver interface {
 	// did not bring its newest version: "gap" (the message's base is not
 	// ours), "no_patch" (too large to send), "hash_mismatch", "busy" (a
 	// local action held the garden), or the reason of a reconciliation
-	// pass that found it behind: "reconcile", "reconnect", "slow_consumer".
+	// pass that found it behind: "reconcile", "connect", "reconnect",
+	// "slow_consumer".
 	GardenReread(reason string)
 	// PatchHashMismatch counts a bus patch whose result did not have the
 	// announced hash (or did not apply).
