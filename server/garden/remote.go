@@ -394,9 +394,10 @@ func (m *Manager) served() ([]string, []*Garden) {
 	return ids, gs
 }
 
-// watch subscribes the bus to userID's garden before it is loaded, so
-// that no version committed after the load's read goes unheard (one
-// committed in between is reconciled).
+// watch subscribes the bus to userID's garden before it is loaded: the
+// bus confirms the subscription first (while NATS is up), so no version
+// committed after the load's read goes unheard; while NATS is down the
+// reconnect's pass covers it.
 func (m *Manager) watch(userID string) {
 	if r := m.remote.Load(); r != nil {
 		if err := r.cfg.Bus.Watch(userID); err != nil {
