@@ -130,6 +130,10 @@ func New(cfg Config) (*Bus, error) {
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{}),
 	}
 	log := cfg.Logger
+	// atStart is closed once New knows whether the first connection was
+	// made inside it: then nothing was watched yet and nothing missed.
+	atStart := make(chan struct{})
+	var connectedInNew bool
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("cosmic-server "+cfg.NodeID),
 		// A node publishes and subscribes the same subjects: its own
@@ -140,7 +144,11 @@ func New(cfg Config) (*Bus, error) {
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.DrainTimeout(cfg.DrainTimeout),
 		nats.ConnectHandler(func(nc *nats.Conn) {
-			// The first connection, at once or after failed attempts
+			<-atStart
+			if connectedInNew {
+				return // reported by New
+			}
+			// The first connection, after failed attempts
 			// (RetryOnFailedConnect): whatever was published before was
 			// not heard here.
 			log.Info("bus: connected to NATS")
@@ -170,10 +178,13 @@ func New(cfg Config) (*Bus, error) {
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
 	)
 	if err != nil {
+		close(atStart)
 		return nil, fmt.Errorf("bus: connect to NATS: %w", err)
 	}
 	b.nc = nc
-	if nc.IsConnected() {
+	connectedInNew = nc.IsConnected()
+	close(atStart)
+	if connectedInNew {
 		cfg.Observer.BusConnected(true)
 	} else {
 		log.Warn("bus: NATS not reachable yet; retrying in the background")

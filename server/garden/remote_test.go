@@ -300,17 +300,20 @@ func TestBadPatchIsNotAdopted(t *testing.T) {
 	}
 	defer liar.Close()
 	cur := b.Current()
-	liar.Publish("ann", bus.Message{Version: cur.Version + 1, Base: cur.Version, Hash: "not the hash",
-		Patch: []byte(`[{"op":"replace","path":"/resources/energy","value":123456}]`)})
+	// Sent until B judges it: a message arriving while B's garden is
+	// busy is answered with a store read instead (counted as "busy").
 	deadline := time.Now().Add(10 * time.Second)
 	for nodes[1].counts.get("hash_mismatch") == 0 {
 		if time.Now().After(deadline) {
-			t.Fatal("no hash mismatch counted in 10s")
+			t.Fatalf("no hash mismatch counted in 10s: B at v%d (liar sends v%d on v%d), rereads %v, B received %d; NATS clients %s",
+				b.Current().Version, cur.Version+1, cur.Version, nodes[1].counts.snapshot(), nodes[1].busObs.recv.Load(), ns.Clients())
 		}
-		time.Sleep(10 * time.Millisecond)
+		liar.Publish("ann", bus.Message{Version: cur.Version + 1, Base: cur.Version, Hash: "not the hash",
+			Patch: []byte(`[{"op":"replace","path":"/resources/energy","value":123456}]`)})
+		time.Sleep(20 * time.Millisecond)
 	}
-	if n := nodes[1].counts.get("mismatch"); n != 1 {
-		t.Errorf("mismatches = %d, want 1", n)
+	if n := nodes[1].counts.get("mismatch"); n < 1 {
+		t.Errorf("mismatches = %d, want at least 1", n)
 	}
 	if got := b.Current(); got.Version != cur.Version || got.Hash != cur.Hash {
 		t.Errorf("B holds v%d %s after a bad patch, want v%d %s", got.Version, got.Hash, cur.Version, cur.Hash)
