@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 
 	"github.com/cosmic-gardener/realtime/server/auth"
+	"github.com/cosmic-gardener/realtime/server/bus"
 	"github.com/cosmic-gardener/realtime/server/config"
 	"github.com/cosmic-gardener/realtime/server/garden"
 	"github.com/cosmic-gardener/realtime/server/metrics"
@@ -35,6 +36,8 @@ type Store interface {
 	Healthy() error
 	// Ping reports whether the database answers.
 	Ping(ctx context.Context) error
+	// Versions is the cross-node reconciliation's batched version query.
+	Versions(ctx context.Context, userIDs []string) (map[string]uint64, error)
 	Close() error
 }
 
@@ -45,6 +48,8 @@ type App struct {
 	log      *slog.Logger
 	store    Store
 	gardens  *garden.Manager
+	bus      *bus.Bus       // nil without NATS_URL
+	remote   *garden.Remote // nil without NATS_URL
 	sessions *session.Manager
 	ws       *ws.Server
 	metrics  *metrics.Metrics
@@ -94,11 +99,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 	if a.gardens, err = garden.New(garden.Config{Store: a.store, Logger: log, Observer: a.metrics, FlushInterval: flush}); err != nil {
 		return nil, errors.Join(err, a.store.Close())
 	}
+	if err := a.startBus(cfg, log); err != nil {
+		return nil, errors.Join(err, a.store.Close())
+	}
 	a.sessions, err = session.New(session.Config{
 		Gardens: a.gardens, Retention: cfg.SessionRetention, MaxPerUser: cfg.MaxSessionsUser, Observer: a.metrics,
 		Queue: sendq.Config{UpdatesPerSecond: cfg.MaxUpdatesPerSec, BytesPerSecond: cfg.MaxBytesPerSec},
 	})
 	if err != nil {
+		a.stopBus()
 		return nil, errors.Join(err, a.store.Close())
 	}
 	a.ws, err = ws.New(ws.Config{
@@ -107,11 +116,46 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		RateBurst: cfg.RateBurst, RatePerSecond: cfg.RatePerSecond, PlainBuffers: cfg.WSPlainBuffers,
 	})
 	if err != nil {
+		a.sessions.Close()
+		a.stopBus()
 		return nil, errors.Join(err, a.store.Close())
 	}
 	a.router = a.routes()
 	a.ready.Store(true)
 	return a, nil
+}
+
+// startBus connects to NATS when NATS_URL is set and keeps the gardens
+// current with what other nodes commit. NATS unreachable is not an error
+// (the bus retries in the background); a bad URL is.
+func (a *App) startBus(cfg config.Config, log *slog.Logger) error {
+	if cfg.NATSURL == "" {
+		return nil
+	}
+	if cfg.DatabaseURL == "" {
+		log.Warn("NATS_URL without DATABASE_URL: only nodes sharing this SQLite file (one machine) see each other's versions")
+	}
+	b, err := bus.New(bus.Config{URL: cfg.NATSURL, NodeID: cfg.NodeID, Logger: log, Observer: a.metrics})
+	if err != nil {
+		return fmt.Errorf("bus: %w", err)
+	}
+	r, err := a.gardens.StartRemote(garden.RemoteConfig{Bus: b, Store: a.store, Observer: a.metrics, ReconcileInterval: cfg.ReconcileInterval})
+	if err != nil {
+		b.Close()
+		return fmt.Errorf("bus: %w", err)
+	}
+	b.Start(r)
+	a.bus, a.remote = b, r
+	log.Info("cross-node fan-out on", "node", b.NodeID(), "reconcile_interval", cfg.ReconcileInterval.String())
+	return nil
+}
+
+// stopBus drains the NATS connection, then stops the reconciliation.
+func (a *App) stopBus() {
+	if a.bus != nil {
+		a.bus.Close()
+		a.remote.Close()
+	}
 }
 
 // openStore opens PostgreSQL when DATABASE_URL is set (and then never
@@ -153,6 +197,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.ready.Store(false)
 	err := a.ws.Shutdown(ctx)
 	a.sessions.Close()
+	a.stopBus() // no commits left to announce
 	return errors.Join(err, a.store.Close())
 }
 
@@ -207,7 +252,15 @@ func (a *App) readyz(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "store unavailable"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready"}
+	if a.bus != nil {
+		// NATS down does not make the node unready: it still keeps its
+		// players' actions and serves its own devices, and a load
+		// balancer pulling every node at once would help nobody. The
+		// state is reported here and in cosmic_bus_connected.
+		body["bus"] = a.bus.Status()
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // devLogin implements POST /api/auth/dev-login (protocol.md §1): a token for

@@ -60,6 +60,11 @@ type Config struct {
 	HTTPReadTimeout       time.Duration // HTTP_READ_TIMEOUT, default 10s
 	HTTPWriteTimeout      time.Duration // HTTP_WRITE_TIMEOUT, default 90s
 	HTTPIdleTimeout       time.Duration // HTTP_IDLE_TIMEOUT, default 30s
+
+	// NATSURL (NATS_URL) turns on cross-node fan-out over NATS; empty is
+	// a single node. It may hold credentials and is never logged.
+	NATSURL           string
+	ReconcileInterval time.Duration // RECONCILE_INTERVAL, cross-node version check, default 2s
 }
 
 // MinSecretBytes is the shortest JWT_SECRET accepted; auth.MinSecretBytes
@@ -117,6 +122,10 @@ func Settings() []Setting {
 			Usage: "how long start-up keeps trying to reach PostgreSQL", set: durationIn(func(c *Config) *time.Duration { return &c.DBConnectTimeout }, time.Second, time.Hour)},
 		{Name: "NODE_ID", Flag: "node", Default: "unset (the host name, a dash and 4 random hex digits)", Range: "1 to 64 characters from A-Z a-z 0-9 . _ -",
 			Usage: "this node's name in logs and /api/config", set: setNodeID},
+		{Name: "NATS_URL", Default: "none (a single node)", Range: "comma-separated nats://, tls://, ws:// or wss:// URLs of one NATS cluster",
+			Usage: "cross-node fan-out over NATS, with DATABASE_URL", set: setNATSURL},
+		{Name: "RECONCILE_INTERVAL", Default: "2s", Range: "100ms to 1h",
+			Usage: "how often a node checks its gardens' versions against the store (with NATS_URL)", set: durationIn(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond, time.Hour)},
 		{Name: "DEV_MODE", Flag: "dev", Default: "false", Range: boolRange, isBool: true,
 			Usage: "development mode: dev-login and a development secret", set: boolSetter(func(c *Config) *bool { return &c.DevMode })},
 		{Name: "ALLOWED_ORIGINS", Default: "none (the server's own origin only)", Range: "comma-separated path.Match patterns of a host, or of scheme://host with scheme http or https; no userinfo, path or query",
@@ -166,7 +175,7 @@ func Settings() []Setting {
 func Defaults() Config {
 	return Config{
 		Addr: ":8080", DBPath: "data/cosmic.db", DBSync: "NORMAL", DBBusyTimeout: 5 * time.Second, HeartbeatInterval: 30 * time.Second,
-		DBPoolSize: 16, DBStatementTimeout: 5 * time.Second, DBConnectTimeout: 30 * time.Second,
+		DBPoolSize: 16, DBStatementTimeout: 5 * time.Second, DBConnectTimeout: 30 * time.Second, ReconcileInterval: 2 * time.Second,
 		MaxUpdatesPerSec: 10, SessionRetention: 2 * time.Minute, MaxSessionsUser: 1000, RateBurst: 200,
 		RatePerSecond: 50, LogFormat: "text", LogLevel: "info", WebDir: "web/dist", DevTokenTTL: 24 * time.Hour,
 		HTTPReadHeaderTimeout: 5 * time.Second, HTTPReadTimeout: 10 * time.Second,
@@ -190,7 +199,7 @@ func Load(args []string, env func(string) (string, bool), stderr io.Writer) (Con
 		}
 		if err := s.set(&c, v); err != nil {
 			shown := strconv.Quote(v)
-			if s.Name == "JWT_SECRET" || s.Name == "DATABASE_URL" {
+			if s.Name == "JWT_SECRET" || s.Name == "DATABASE_URL" || s.Name == "NATS_URL" {
 				shown = "(hidden)"
 			}
 			errs = append(errs, fmt.Errorf("%s=%s: %w", s.Name, shown, err))
@@ -405,6 +414,25 @@ func setDatabaseURL(c *Config, v string) error {
 		return errors.New("want a postgres:// or postgresql:// URL")
 	}
 	c.DatabaseURL = strings.TrimSpace(v)
+	return nil
+}
+
+// setNATSURL accepts NATS's comma-separated server list. Its errors never
+// quote the value, which may hold credentials.
+func setNATSURL(c *Config, v string) error {
+	v = strings.TrimSpace(v)
+	for i, part := range strings.Split(v, ",") {
+		u, err := url.Parse(strings.TrimSpace(part))
+		switch {
+		case err != nil:
+			return fmt.Errorf("URL %d does not parse", i+1)
+		case u.Scheme != "nats" && u.Scheme != "tls" && u.Scheme != "ws" && u.Scheme != "wss":
+			return fmt.Errorf("URL %d: want a nats://, tls://, ws:// or wss:// URL", i+1)
+		case u.Host == "":
+			return fmt.Errorf("URL %d: no host", i+1)
+		}
+	}
+	c.NATSURL = v
 	return nil
 }
 

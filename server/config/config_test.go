@@ -319,3 +319,34 @@ func TestNodeID(t *testing.T) {
 		}
 	}
 }
+
+// TestNATSURL: NATS_URL takes a comma-separated list of NATS URLs, and an
+// error never shows the value (it may hold credentials).
+func TestNATSURL(t *testing.T) {
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			switch k {
+			case "NATS_URL":
+				return v, true
+			case "DEV_MODE":
+				return "1", true
+			}
+			return "", false
+		}
+	}
+	for _, good := range []string{"nats://127.0.0.1:4222", "nats://u:pw@a:4222,nats://b:4222, tls://c:4222", "wss://nats.example"} {
+		c, err := Load(nil, env(good), io.Discard)
+		if err != nil || c.NATSURL != good {
+			t.Errorf("Load(NATS_URL=%s) = %q, %v", good, c.NATSURL, err)
+		}
+	}
+	for _, bad := range []string{"http://u:secret@h:4222", "secret", "nats://u:secret@a:4222,", "nats://u:secret@h:x%zz", "nats:///secret"} {
+		_, err := Load(nil, env(bad), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "NATS_URL") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("Load(NATS_URL=%s) = %v; want an error naming the variable, not the value", bad, err)
+		}
+	}
+	if c := Defaults(); c.NATSURL != "" || c.ReconcileInterval != 2*time.Second {
+		t.Errorf("defaults: NATSURL %q, ReconcileInterval %v", c.NATSURL, c.ReconcileInterval)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cosmic-gardener/realtime/server/sendq"
@@ -98,6 +99,8 @@ type Manager struct {
 
 	mu      sync.Mutex
 	gardens map[string]*entry
+
+	remote atomic.Pointer[Remote] // set by StartRemote; nil on a single node
 }
 
 type entry struct {
@@ -156,6 +159,7 @@ func (m *Manager) Acquire(ctx context.Context, userID string) (*Garden, error) {
 	m.mu.Unlock()
 
 	if !ok {
+		m.watch(userID) // remote.go: before the load's read
 		e.g, e.err = m.load(ctx, userID)
 		close(e.ready)
 	} else {
@@ -185,13 +189,17 @@ func (m *Manager) Release(g *Garden) {
 
 func (m *Manager) release(userID string, e *entry) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	e.refs--
-	if e.refs <= 0 && m.gardens[userID] == e {
+	unload := e.refs <= 0 && m.gardens[userID] == e
+	if unload {
 		delete(m.gardens, userID)
 		if e.g != nil {
 			e.g.close()
 		}
+	}
+	m.mu.Unlock()
+	if unload {
+		m.unwatch(userID) // remote.go
 	}
 }
 
@@ -199,6 +207,7 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 	g := &Garden{
 		userID: userID,
 		cfg:    &m.cfg,
+		remote: m.remote.Load(),
 		// diffs and dedup start empty: most gardens held by idle
 		// connections never need them. Dedup records are not preloaded:
 		// an id missing from the cache is found by the commit, so a
@@ -256,6 +265,7 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 type Garden struct {
 	userID string
 	cfg    *Config
+	remote *Remote // nil on a single node; see remote.go
 
 	actMu sync.Mutex // serialises actions; see Locking above
 	// stored is whether cur is the version the store holds (false for a
@@ -432,6 +442,9 @@ func (g *Garden) Do(ctx context.Context, actionID string, act protocol.Action, o
 			return Result{}, err
 		}
 		g.publish(out, origin)
+		if out.snap != nil {
+			g.announce(cur, out.snap) // remote.go: the other nodes
+		}
 		g.cfg.Observer.ActionDone(act.Type(), out.label(), g.cfg.Clock().Sub(start))
 		return Result{Data: out.data}, nil
 	}

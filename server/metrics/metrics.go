@@ -45,6 +45,7 @@ type Metrics struct {
 	diffs                         prometheus.Counter
 	steps                         *prometheus.CounterVec
 	stepVersions                  prometheus.Counter
+	bus                           busMetrics // bus.go
 }
 
 // New registers the collectors, plus the Go and process collectors, on a
@@ -94,6 +95,7 @@ func New(gauges Gauges) *Metrics {
 		m.patchBytes, m.patchFullBytes, m.actionDur, m.commitDur, m.checkpointDur, m.commitBatch} {
 		f(c)
 	}
+	m.bus.register(f)
 	if gauges.GardensLoaded != nil {
 		f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "cosmic_gardens_loaded", Help: "Gardens held in memory."},
 			func() float64 { return float64(gauges.GardensLoaded()) }))

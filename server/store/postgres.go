@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -448,6 +449,36 @@ func (p *Postgres) LoadGarden(ctx context.Context, userID string) (g Garden, ok 
 		return Garden{}, false, fmt.Errorf("store: load garden %s: %w", userID, err)
 	}
 	return Garden{UserID: userID, Version: uint64(version), State: state, UpdatedAt: fromNanos(updated)}, true, nil
+}
+
+// Versions returns the stored version of each of userIDs that has a
+// stored garden (a user without one is absent from the map), in one query
+// per versionsChunk ids.
+func (p *Postgres) Versions(ctx context.Context, userIDs []string) (map[string]uint64, error) {
+	if p.closing.Load() {
+		return nil, ErrClosed
+	}
+	out := make(map[string]uint64, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, versionsChunk) {
+		rows, err := p.pool.Query(ctx, `SELECT user_id, version FROM gardens WHERE user_id = ANY($1)`, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("store: versions: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: versions: %w", err)
+			}
+			out[id] = uint64(v)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: versions: %w", err)
+		}
+	}
+	return out, nil
 }
 
 // LoadActions returns all of userID's dedup records, oldest first. For

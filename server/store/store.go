@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -587,6 +589,44 @@ func (s *SQLite) LoadGarden(ctx context.Context, userID string) (g Garden, ok bo
 	}
 	return Garden{UserID: userID, Version: uint64(version), State: state, UpdatedAt: fromNanos(updated)}, true, nil
 }
+
+// Versions returns the stored version of each of userIDs that has a
+// stored garden (a user without one is absent from the map), in one query
+// per versionsChunk ids: the cross-node reconciliation asks it every few
+// seconds for every garden a node serves.
+func (s *SQLite) Versions(ctx context.Context, userIDs []string) (map[string]uint64, error) {
+	if s.closing.Load() {
+		return nil, ErrClosed
+	}
+	out := make(map[string]uint64, len(userIDs))
+	for chunk := range slices.Chunk(userIDs, versionsChunk) {
+		ids, err := json.Marshal(chunk)
+		if err != nil {
+			return nil, fmt.Errorf("store: versions: %w", err)
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT user_id, version FROM gardens WHERE user_id IN (SELECT value FROM json_each(?1))`, string(ids))
+		if err != nil {
+			return nil, fmt.Errorf("store: versions: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var v int64
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: versions: %w", err)
+			}
+			out[id] = uint64(v)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("store: versions: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// versionsChunk bounds the ids of one Versions query (PostgreSQL's
+// parameter array and SQLite's JSON text grow with it).
+const versionsChunk = 10000
 
 // LoadActions returns all of userID's dedup records, oldest first (newest
 // last): up to MaxActionAge of that user's actions, which for an active

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -18,6 +19,7 @@ type anyStore interface {
 	LoadGarden(ctx context.Context, userID string) (Garden, bool, error)
 	LookupAction(ctx context.Context, userID, actionID string) (ActionRecord, bool, error)
 	LoadActions(ctx context.Context, userID string) ([]ActionRecord, error)
+	Versions(ctx context.Context, userIDs []string) (map[string]uint64, error)
 	Commit(ctx context.Context, c Commit) error
 	Healthy() error
 	Ping(ctx context.Context) error
@@ -307,6 +309,28 @@ func suiteCases() []suiteCase {
 			wantGarden(t, s, "u", 2, `2`)
 			wantIDs(t, s, "u", "a")
 		}},
+		{"versions of many gardens in one query", func(t *testing.T, open func(suiteConfig) anyStore) {
+			s := open(suiteConfig{})
+			commitOK(t, s, gardenCommit("a", 3, `3`))
+			commitOK(t, s, gardenCommit("b", 7, `7`))
+			commitOK(t, s, gardenCommit("it's \"odd\"", 2, `2`))
+			commitOK(t, s, Commit{Actions: []ActionRecord{action("records-only", "x", `1`)}})
+			ids := []string{"a", "b", "missing", "records-only", "it's \"odd\""}
+			for i := range versionsChunk + 5 { // more than one chunk
+				ids = append(ids, fmt.Sprintf("nobody-%d", i))
+			}
+			got, err := s.Versions(ctx, ids)
+			if err != nil {
+				t.Fatalf("Versions: %v", err)
+			}
+			want := map[string]uint64{"a": 3, "b": 7, "it's \"odd\"": 2}
+			if !maps.Equal(got, want) {
+				t.Errorf("Versions = %v, want %v", got, want)
+			}
+			if got, err := s.Versions(ctx, nil); err != nil || len(got) != 0 {
+				t.Errorf("Versions(nil) = %v, %v", got, err)
+			}
+		}},
 		{"invalid commits", func(t *testing.T, open func(suiteConfig) anyStore) {
 			s := open(suiteConfig{})
 			for _, c := range []Commit{
@@ -341,6 +365,9 @@ func suiteCases() []suiteCase {
 			}
 			if _, _, err := s.LookupAction(ctx, "u", "a"); !errors.Is(err, ErrClosed) {
 				t.Errorf("LookupAction after Close = %v", err)
+			}
+			if _, err := s.Versions(ctx, []string{"u"}); !errors.Is(err, ErrClosed) {
+				t.Errorf("Versions after Close = %v", err)
 			}
 			if err := s.Healthy(); !errors.Is(err, ErrClosed) {
 				t.Errorf("Healthy after Close = %v", err)
