@@ -340,4 +340,3 @@ func toMillis(v any) float64 {
 	f, _ := toFloat(v)
 	return f
 }
-
