@@ -89,6 +89,7 @@ func TestThousandBodiesLongTasks(t *testing.T) {
 	want := s.view(user)
 	d.waitFor(fmt.Sprintf(`() => window.cosmicDebug.state().hash === %q`, want.Hash), 10*time.Second,
 		fmt.Sprintf("the server's version %d", want.Version))
+	d.waitBodies(len(want.State.Bodies), 5*time.Second)
 	end, err := d.page.Evaluate(`() => performance.now()`)
 	if err != nil {
 		t.Fatal(err)

@@ -3,10 +3,10 @@
 // (script, style, layout, paint, GC, …) over all tasks and over the long
 // ones (> 50 ms), and the longest tasks with what filled them.
 //
-//   node e2e/scripts/tracesum.mjs e2e/artifacts/TestThousandBodiesLongTasks/page-trace.json
+//   node e2e/scripts/tracesum.mjs [--cpu] e2e/artifacts/TestThousandBodiesLongTasks/page-trace.json
 import fs from 'node:fs';
 
-const raw = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const raw = JSON.parse(fs.readFileSync(process.argv.filter((a) => !a.startsWith('--'))[2], 'utf8'));
 const events = Array.isArray(raw) ? raw : raw.traceEvents;
 const main = events.find((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain' &&
   events.some((x) => x.pid === e.pid && x.tid === e.tid && x.name === 'FunctionCall'));
@@ -24,17 +24,21 @@ const kinds = ['FunctionCall', 'EvaluateScript', 'v8.run', 'TimerFire', 'FireAni
   'UpdateLayoutTree', 'Layout', 'PrePaint', 'Paint', 'Layerize', 'UpdateLayer', 'Commit', 'HitTest',
   'MajorGC', 'MinorGC', 'V8.GC_SCAVENGER', 'BlinkGC.AtomicPhase', 'ParseHTML'];
 const inside = (t, e) => e.ts >= t.ts && e.ts + e.dur <= t.ts + t.dur;
+// Wall time (dur) by default; --cpu sums the main thread's CPU time
+// (tdur), which other processes on a busy machine disturb less.
+const cpu = process.argv.includes('--cpu');
+const len = (e) => (cpu ? e.tdur ?? e.dur : e.dur);
 function breakdown(list) {
   const sum = Object.fromEntries(kinds.map((k) => [k, 0]));
   let total = 0;
   for (const t of list) {
-    total += t.dur;
+    total += len(t);
     const evs = onMain.filter((e) => e !== t && kinds.includes(e.name) && inside(t, e)).sort((a, b) => a.ts - b.ts || b.dur - a.dur);
     // Count only outermost events, so nested ones are not counted twice.
     let end = -1;
     for (const e of evs) {
       if (e.ts < end) continue;
-      sum[e.name] += e.dur;
+      sum[e.name] += len(e);
       end = e.ts + e.dur;
     }
   }
@@ -44,7 +48,7 @@ const ms = (us) => (us / 1000).toFixed(1);
 const span = tasks.length === 0 ? 0 : tasks[tasks.length - 1].ts + tasks[tasks.length - 1].dur - tasks[0].ts;
 for (const [label, list] of [['all tasks', tasks], ['long tasks (> 50 ms)', tasks.filter((t) => t.dur > 50_000)]]) {
   const { total, sum } = breakdown(list);
-  console.log(`${label}: ${list.length}, ${ms(total)} ms of ${ms(span)} ms traced`);
+  console.log(`${label}: ${list.length}, ${ms(total)} ms ${cpu ? 'CPU' : 'wall'} of ${ms(span)} ms traced`);
   for (const [k, v] of Object.entries(sum).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(20)} ${ms(v).padStart(9)} ms`);
 }
 console.log('longest tasks:');
