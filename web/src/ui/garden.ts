@@ -17,6 +17,9 @@ export const VIEW_RADIUS = 1000;
 /** KNOWN_TYPES have their own look; any other type is drawn as a generic body. */
 export const KNOWN_TYPES = ['asteroid', 'moon', 'comet', 'planet', 'nebula', 'star', 'black_hole'] as const;
 
+/** POP_IN_LIMIT: in a garden of this many bodies or more, bodies from other devices appear without the pop-in animation. */
+export const POP_IN_LIMIT = 200;
+
 /** BODY_SCALE enlarges every template so bodies read well at the map's scale. */
 const BODY_SCALE = 1.5;
 
@@ -294,7 +297,10 @@ export class GardenView {
     for (const { id, body, key } of plan.draw) {
       this.nodes.get(id)?.node.remove();
       const node = this.bodyNode(body);
-      if (this.drawn) node.classList.add('fresh');
+      // The pop-in animation gives each animated body a compositor layer
+      // of its own while it runs: in a large garden that another device
+      // keeps changing, only the player's own new bodies pop.
+      if (this.drawn && (pendingIds.has(id) || this.nodes.size < POP_IN_LIMIT)) node.classList.add('fresh');
       (body.type === 'nebula' ? this.nebulae : this.bodies).appendChild(node);
       this.nodes.set(id, { node, key, pending: false, skipped: false });
     }
