@@ -87,7 +87,7 @@ func TestThousandBodiesLongTasks(t *testing.T) {
 	// Every change drawn: the page ends on the server's version, with
 	// exactly the server's bodies on the map, the new ones included.
 	want := s.view(user)
-	d.waitFor(fmt.Sprintf(`() => window.cosmicDebug.state().hash === %q`, want.Hash), 10*time.Second,
+	d.waitFor(fmt.Sprintf(`() => window.cosmicDebug.state().hash === %q`, want.Hash), 30*time.Second,
 		fmt.Sprintf("the server's version %d", want.Version))
 	d.waitBodies(len(want.State.Bodies), 5*time.Second)
 	end, err := d.page.Evaluate(`() => performance.now()`)
