@@ -148,8 +148,7 @@ function symbolId(type: string): string {
  * bodyShape is a body's `<use>` of its type's template with its per-id
  * look: comets point away from the centre, planets tilt, rocks spin. With
  * `at`, the transform also moves it to the body's position, so a drawn
- * body costs one transform, not two (fewer paint chunks for the browser
- * to layerize on every change of a large garden).
+ * body carries one transform, not two.
  */
 function bodyShape(b: Pick<Body, 'id' | 'type' | 'position'>, at = false): SVGUseElement {
   const h = hashString(b.id);
