@@ -272,8 +272,7 @@ function connectionOptions(auth: Auth): ConnectionOptions {
 
 function render(snap: GameSnapshot): void {
   const predicted = snap.predicted;
-  const confirmedIds = new Set(Object.keys(confirmedBodies(snap)));
-  const pending = new Set(Object.keys(predicted?.bodies ?? {}).filter((id) => !confirmedIds.has(id)));
+  const pending = pendingBodies(snap);
   // The core names the body an action creates: the page knows no id scheme.
   const skipped = new Set<string>();
   for (const s of snap.skipped) {
@@ -304,6 +303,15 @@ function render(snap: GameSnapshot): void {
   ]
     .filter(Boolean)
     .join(' · ');
+}
+
+/** pendingBodies are the ids of the predicted bodies the server has not confirmed. */
+function pendingBodies(snap: GameSnapshot): Set<string> {
+  // With no action pending the prediction is the confirmed garden: no
+  // body is pending, and the confirmed garden need not be parsed.
+  if (snap.pending.length === 0 && snap.peerPending === 0) return new Set();
+  const confirmedIds = new Set(Object.keys(confirmedBodies(snap)));
+  return new Set(Object.keys(snap.predicted?.bodies ?? {}).filter((id) => !confirmedIds.has(id)));
 }
 
 let confirmedCache: { key: string; bodies: Record<string, unknown> } | undefined;

@@ -311,6 +311,35 @@ describe('GameController: actions', () => {
     assert.equal(h.game.snapshot.predictedText, h.server.state);
   });
 
+  it('with nothing pending the prediction is the confirmed garden, without a queuePredict per update', () => {
+    let predicts = 0;
+    const counting = new Proxy(core, {
+      get(target, prop, receiver) {
+        if (prop === 'queuePredict') predicts++;
+        return Reflect.get(target, prop, receiver) as unknown;
+      },
+    });
+    const h = setup({ core: counting });
+    connect(h);
+    predicts = 0;
+    // Another device adds bodies: patches, nothing pending here.
+    for (let i = 0; i < 3; i++) {
+      const next = h.server.parsed;
+      next.bodies[`b-other-${i}`] = { id: `b-other-${i}`, type: 'asteroid', position: { x: i, y: 1, z: 0 }, created_at: T0 };
+      h.conn.deliver(h.server.replace(next));
+      assert.equal(h.game.snapshot.confirmed?.hash, h.server.hash);
+      assert.equal(h.game.snapshot.predictedText, h.server.state);
+      assert.equal(h.game.snapshot.predictedText, unwrap(core.queuePredict(unwrap(core.queueRebase('', h.server.version, h.server.state)).queue)).predicted);
+      assert.deepEqual(h.game.snapshot.skipped, []);
+    }
+    assert.equal(predicts, 0);
+    // With an action pending the core predicts.
+    const r = h.game.research('asteroid_mining');
+    assert.ok(r.ok);
+    assert.ok(predicts > 0);
+    assert.equal(h.game.snapshot.predicted?.research['asteroid_mining'], 1);
+  });
+
   it('answers in either order converge on the server state', () => {
     const h = setup();
     connect(h);

@@ -558,15 +558,27 @@ export class GameController {
   private predict(): GameSnapshot {
     const pending = this.pendingOf(this.queue);
     const { queue, peerPending } = this.withPeers();
-    const p = this.core.queuePredict(queue);
-    const predictedText = p.ok ? p.value.predicted : null;
+    let predictedText: JsonText | null;
+    let skipped: readonly Skipped[];
+    if (pending.length === 0 && peerPending === 0 && this.confirmed !== undefined) {
+      // Nothing pending, here or in another tab: the prediction is the
+      // confirmed garden the queue was rebased on, byte for byte. Asking
+      // the core would copy a large garden's text out of the module once
+      // more on every StateUpdate (docs/performance.md, "Issue 13").
+      predictedText = this.confirmed.state;
+      skipped = [];
+    } else {
+      const p = this.core.queuePredict(queue);
+      predictedText = p.ok ? p.value.predicted : null;
+      skipped = p.ok ? p.value.skipped : [];
+    }
     return {
       confirmed: this.confirmed,
       predicted: predictedText === null ? null : (JSON.parse(predictedText) as GameState),
       predictedText,
       pending,
       peerPending,
-      skipped: p.ok ? p.value.skipped : [],
+      skipped,
       stats: this.stats,
     };
   }

@@ -17,6 +17,9 @@ export const VIEW_RADIUS = 1000;
 /** KNOWN_TYPES have their own look; any other type is drawn as a generic body. */
 export const KNOWN_TYPES = ['asteroid', 'moon', 'comet', 'planet', 'nebula', 'star', 'black_hole'] as const;
 
+/** POP_IN_LIMIT: in a garden of this many bodies or more, bodies from other devices appear without the pop-in animation. */
+export const POP_IN_LIMIT = 200;
+
 /** BODY_SCALE enlarges every template so bodies read well at the map's scale. */
 const BODY_SCALE = 1.5;
 
@@ -141,30 +144,37 @@ function symbolId(type: string): string {
   return (KNOWN_TYPES as readonly string[]).includes(type) ? `cg-sym-${type}` : 'cg-sym-generic';
 }
 
-/** bodyTransform gives a body its per-id look: comets point away from the centre, planets tilt, rocks spin. */
-function bodyShape(b: Pick<Body, 'id' | 'type' | 'position'>): SVGUseElement {
+/**
+ * bodyShape is a body's `<use>` of its type's template with its per-id
+ * look: comets point away from the centre, planets tilt, rocks spin. With
+ * `at`, the transform also moves it to the body's position, so a drawn
+ * body carries one transform, not two.
+ */
+function bodyShape(b: Pick<Body, 'id' | 'type' | 'position'>, at = false): SVGUseElement {
   const h = hashString(b.id);
   const use = el('use', { href: `#${symbolId(b.type)}` });
   const r = (h % 360) - 180;
   const scale = BODY_SCALE * (0.85 + ((h >>> 9) % 30) / 100);
+  let look: string;
   switch (b.type) {
     case 'comet': {
       const angle = (Math.atan2(b.position.y, b.position.x) * 180) / Math.PI;
-      use.setAttribute('transform', `rotate(${(b.position.x === 0 && b.position.y === 0 ? r : angle).toFixed(1)}) scale(${BODY_SCALE})`);
+      look = `rotate(${(b.position.x === 0 && b.position.y === 0 ? r : angle).toFixed(1)}) scale(${BODY_SCALE})`;
       break;
     }
     case 'planet':
-      use.setAttribute('transform', `rotate(${((h % 50) - 25).toFixed(0)}) scale(${scale.toFixed(2)})`);
+      look = `rotate(${((h % 50) - 25).toFixed(0)}) scale(${scale.toFixed(2)})`;
       break;
     case 'asteroid':
     case 'moon':
     case 'nebula':
-      use.setAttribute('transform', `rotate(${r}) scale(${scale.toFixed(2)})`);
+      look = `rotate(${r}) scale(${scale.toFixed(2)})`;
       break;
     default:
-      use.setAttribute('transform', `scale(${BODY_SCALE})`);
+      look = `scale(${BODY_SCALE})`;
       break;
   }
+  use.setAttribute('transform', at ? `translate(${b.position.x} ${b.position.y}) ${look}` : look);
   return use;
 }
 
@@ -178,13 +188,69 @@ export function iconSvg(type: string): SVGSVGElement {
   return svg;
 }
 
+/** DrawnBody is what the view remembers of a body it drew: its look's key and its marks. */
+export interface DrawnBody {
+  /** key is {@link bodyKey} of the body as drawn. */
+  readonly key: string;
+  readonly pending: boolean;
+  readonly skipped: boolean;
+}
+
+/** RenderPlan is what {@link planRender} says to change in the drawing. */
+export interface RenderPlan {
+  /** remove: ids of drawn bodies no longer in the garden. */
+  remove: string[];
+  /** draw: bodies new to the drawing or whose look changed, with their key; their marks are in `marks`. */
+  draw: { id: string; body: Body; key: string }[];
+  /** marks: bodies whose pending or skipped mark differs from the drawn one (new bodies count as unmarked). */
+  marks: { id: string; pending: boolean; skipped: boolean }[];
+}
+
+/**
+ * bodyKey is what a body's node is drawn from: two bodies with the same
+ * key look the same (the per-id variation comes from the id, the node's
+ * key in the drawing).
+ */
+export function bodyKey(b: Pick<Body, 'type' | 'position'>): string {
+  return `${b.type}|${b.position.x}|${b.position.y}`;
+}
+
+/**
+ * planRender compares the drawn bodies with `bodies` and the marks: which
+ * nodes to remove, which to (re)draw, which to re-mark. It touches no DOM,
+ * so it is tested without a browser; `GardenView.render` applies it.
+ */
+export function planRender(
+  drawn: ReadonlyMap<string, DrawnBody>,
+  bodies: Readonly<Record<string, Body>>,
+  pendingIds: ReadonlySet<string>,
+  skippedIds: ReadonlySet<string>,
+): RenderPlan {
+  const plan: RenderPlan = { remove: [], draw: [], marks: [] };
+  for (const id of drawn.keys()) {
+    if (!Object.prototype.hasOwnProperty.call(bodies, id)) plan.remove.push(id);
+  }
+  for (const id in bodies) {
+    const b = bodies[id]!;
+    const key = bodyKey(b);
+    const was = drawn.get(id);
+    const redraw = was === undefined || was.key !== key;
+    if (redraw) plan.draw.push({ id, body: b, key });
+    const pending = pendingIds.has(id);
+    const skipped = skippedIds.has(id);
+    const had = redraw ? { pending: false, skipped: false } : was;
+    if (had.pending !== pending || had.skipped !== skipped) plan.marks.push({ id, pending, skipped });
+  }
+  return plan;
+}
+
 /** GardenView draws a garden into an `<svg>` and reports clicks as positions. */
 export class GardenView {
   private readonly svg: SVGSVGElement;
   private readonly nebulae: SVGGElement;
   private readonly bodies: SVGGElement;
   private readonly ghost: SVGGElement;
-  private readonly nodes = new Map<string, SVGGElement>();
+  private readonly nodes = new Map<string, { node: SVGGElement; key: string; pending: boolean; skipped: boolean }>();
   private drawn = false;
   private selected: string | undefined;
 
@@ -216,53 +282,52 @@ export class GardenView {
 
   /**
    * render draws `state`'s bodies. `pendingIds` are bodies not yet
-   * confirmed, `skippedIds` those the rules now refuse. Only changed nodes
-   * are touched, so a large garden redraws cheaply.
+   * confirmed, `skippedIds` those the rules now refuse. Only what changed
+   * is touched ({@link planRender}): a body whose look is the same keeps
+   * its node, and its classes change only when its marks do, so a garden
+   * of a thousand bodies that gains one redraws one.
    */
   render(state: GameState | null, pendingIds: ReadonlySet<string>, skippedIds: ReadonlySet<string>): number {
-    const bodies = state?.bodies ?? {};
-    for (const [id, node] of this.nodes) {
-      if (!(id in bodies)) {
-        node.remove();
-        this.nodes.delete(id);
-      }
+    const plan = planRender(this.nodes, state?.bodies ?? {}, pendingIds, skippedIds);
+    for (const id of plan.remove) {
+      this.nodes.get(id)?.node.remove();
+      this.nodes.delete(id);
     }
-    for (const [id, b] of Object.entries(bodies)) {
-      let node = this.nodes.get(id);
-      const key = `${b.type}|${b.position.x}|${b.position.y}`;
-      if (node !== undefined && node.dataset['key'] !== key) {
-        node.remove();
-        this.nodes.delete(id);
-        node = undefined;
-      }
-      if (node === undefined) {
-        node = this.bodyNode(b, key);
-        if (this.drawn) node.classList.add('fresh');
-        (b.type === 'nebula' ? this.nebulae : this.bodies).appendChild(node);
-        this.nodes.set(id, node);
-      }
-      node.classList.toggle('pending', pendingIds.has(id));
-      node.classList.toggle('skipped', skippedIds.has(id));
+    for (const { id, body, key } of plan.draw) {
+      this.nodes.get(id)?.node.remove();
+      const node = this.bodyNode(body);
+      // The pop-in animation gives each animated body a compositor layer
+      // of its own while it runs: in a large garden that another device
+      // keeps changing, only the player's own new bodies pop.
+      if (this.drawn && (pendingIds.has(id) || this.nodes.size < POP_IN_LIMIT)) node.classList.add('fresh');
+      (body.type === 'nebula' ? this.nebulae : this.bodies).appendChild(node);
+      this.nodes.set(id, { node, key, pending: false, skipped: false });
+    }
+    for (const m of plan.marks) {
+      const d = this.nodes.get(m.id);
+      if (d === undefined) continue;
+      if (d.pending !== m.pending) d.node.classList.toggle('pending', (d.pending = m.pending));
+      if (d.skipped !== m.skipped) d.node.classList.toggle('skipped', (d.skipped = m.skipped));
     }
     this.drawn = true;
     return this.nodes.size;
   }
 
-  private bodyNode(b: Body, key: string): SVGGElement {
+  private bodyNode(b: Body): SVGGElement {
     const g = el('g', {
       class: `body body-${b.type}`,
-      transform: `translate(${b.position.x} ${b.position.y})`,
       'data-body-id': b.id,
       'data-body-type': b.type,
     });
-    g.dataset['key'] = key;
     const title = el('title');
     title.textContent = `${b.type.replace('_', ' ')} · (${Math.round(b.position.x)}, ${Math.round(b.position.y)})`;
-    // The shape sits in its own group so the CSS pop-in animation does not
-    // fight the translate of the outer group.
+    // The shape sits in its own group so the CSS pop-in animation (a
+    // transform, centred on the shape's box) does not replace the use's
+    // transform. The group itself has none: each body adds one transform.
     const shape = el('g', { class: 'shape' });
-    shape.appendChild(bodyShape(b));
-    g.append(title, shape, el('circle', { class: 'halo', r: BODY_SCALE * (HALO[b.type] ?? 30) }));
+    shape.appendChild(bodyShape(b, true));
+    const { x, y } = b.position;
+    g.append(title, shape, el('circle', { class: 'halo', cx: x, cy: y, r: BODY_SCALE * (HALO[b.type] ?? 30) }));
     return g;
   }
 
