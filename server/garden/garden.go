@@ -203,6 +203,35 @@ func (m *Manager) release(userID string, e *entry) {
 	}
 }
 
+// read returns userID's stored garden, or a new one (found false) if none
+// is stored.
+func (m *Manager) read(ctx context.Context, userID string) (*Snapshot, bool, error) {
+	stored, found, err := m.cfg.Store.LoadGarden(ctx, userID)
+	if err != nil {
+		return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
+	}
+	if found {
+		s, err := game.Decode(stored.State)
+		if err != nil {
+			return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
+		}
+		snap, err := newSnapshot(stored.Version, s)
+		if err != nil {
+			return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
+		}
+		return snap, true, nil
+	}
+	// On a single node a new garden is stored with its first change, not
+	// now: a visit that changes nothing costs no write. Until then a
+	// restart may hand out a different version 1 (another creation time);
+	// clients lose their sessions in a restart anyway and resync in full.
+	snap, err := newSnapshot(1, rules.New(userID, m.cfg.Clock().UnixMilli()))
+	if err != nil {
+		return nil, false, fmt.Errorf("create garden %s: %w", userID, err)
+	}
+	return snap, false, nil
+}
+
 func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 	g := &Garden{
 		userID: userID,
@@ -216,26 +245,28 @@ func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
 		diffs: map[diffKey]cachedDiff{},
 		dedup: map[string][]byte{},
 	}
-	stored, found, err := m.cfg.Store.LoadGarden(ctx, userID)
+	snap, found, err := m.read(ctx, userID)
 	if err != nil {
-		return nil, fmt.Errorf("load garden %s: %w", userID, err)
+		return nil, err
 	}
-	var snap *Snapshot
-	if found {
-		s, err := game.Decode(stored.State)
-		if err != nil {
-			return nil, fmt.Errorf("load garden %s: %w", userID, err)
-		}
-		if snap, err = newSnapshot(stored.Version, s); err != nil {
-			return nil, fmt.Errorf("load garden %s: %w", userID, err)
-		}
-	} else {
-		// A new garden is stored with its first change, not now: a visit
-		// that changes nothing costs no write. Until then a restart may
-		// hand out a different version 1 (another creation time); clients
-		// lose their sessions in a restart anyway and resync in full.
-		if snap, err = newSnapshot(1, rules.New(userID, m.cfg.Clock().UnixMilli())); err != nil {
+	if !found && g.remote != nil {
+		// With several nodes a new garden is stored at once, so that
+		// every node hands out the same version 1: each would otherwise
+		// create its own (another creation time), and devices of one
+		// player on two nodes would hold two different gardens until the
+		// first change. The insert is conditional: if another node
+		// created it first, its garden is read instead.
+		c := store.Commit{Garden: &store.Garden{UserID: userID, Version: snap.Version, State: snap.Encoded, UpdatedAt: m.cfg.Clock()},
+			Expect: &store.Expect{UserID: userID}}
+		switch err := m.cfg.Store.Commit(context.WithoutCancel(ctx), c); {
+		case errors.Is(err, store.ErrConflict):
+			if snap, found, err = m.read(ctx, userID); err != nil {
+				return nil, err
+			}
+		case err != nil:
 			return nil, fmt.Errorf("create garden %s: %w", userID, err)
+		default:
+			found = true
 		}
 	}
 	g.setCurrent(snap)
