@@ -741,9 +741,12 @@ func (g *Garden) close() {
 	}
 }
 
-// setCurrent publishes snap as the newest version. g.mu must be held (or g
-// not yet shared).
+// setCurrent publishes snap as the newest version. g.mu and actMu must be
+// held (or g not yet shared).
 func (g *Garden) setCurrent(snap *Snapshot) {
+	if g.cur != nil && g.cur != snap {
+		g.cur.enc = nil // only the current version is derived from
+	}
 	g.cur = snap
 }
 

@@ -17,7 +17,10 @@ type Snapshot struct {
 
 	// enc is Encoded with where each body lies in it, so that the next
 	// version copies the bytes of the bodies it shares instead of
-	// encoding them again (derive).
+	// encoding them again (derive). Only the garden's current version
+	// needs it: Garden.setCurrent drops the previous one's (under actMu,
+	// as every derive runs), so that the history does not keep an index
+	// per version.
 	enc *game.Encoding
 
 	fullOnce sync.Once
@@ -38,6 +41,9 @@ func newSnapshot(version uint64, s *game.State) (*Snapshot, error) {
 // a copy of the state instead of its encoding (docs/performance.md,
 // "Issue 13").
 func (s *Snapshot) derive(version uint64, next *game.State) (*Snapshot, error) {
+	if s.enc == nil {
+		return newSnapshot(version, next)
+	}
 	enc, err := s.enc.Derive(next)
 	if err != nil {
 		return nil, err
