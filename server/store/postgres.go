@@ -464,17 +464,9 @@ func (p *Postgres) Versions(ctx context.Context, userIDs []string) (map[string]u
 		if err != nil {
 			return nil, fmt.Errorf("store: versions: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			var v int64
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: versions: %w", err)
-			}
-			out[id] = uint64(v)
-		}
+		err = scanVersions(rows, out)
 		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := errors.Join(err, rows.Err()); err != nil {
 			return nil, fmt.Errorf("store: versions: %w", err)
 		}
 	}

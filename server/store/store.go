@@ -608,20 +608,32 @@ func (s *SQLite) Versions(ctx context.Context, userIDs []string) (map[string]uin
 		if err != nil {
 			return nil, fmt.Errorf("store: versions: %w", err)
 		}
-		for rows.Next() {
-			var id string
-			var v int64
-			if err := rows.Scan(&id, &v); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: versions: %w", err)
-			}
-			out[id] = uint64(v)
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		err = scanVersions(rows, out)
+		if err := errors.Join(err, rows.Err(), rows.Close()); err != nil {
 			return nil, fmt.Errorf("store: versions: %w", err)
 		}
 	}
 	return out, nil
+}
+
+// versionRows is what Versions reads of database/sql's and pgx's rows.
+type versionRows interface {
+	Next() bool
+	Scan(dest ...any) error
+}
+
+// scanVersions adds (user_id, version) rows to out, stopping at the first
+// error; the caller closes the rows and checks their Err.
+func scanVersions(rows versionRows, out map[string]uint64) error {
+	for rows.Next() {
+		var id string
+		var v int64
+		if err := rows.Scan(&id, &v); err != nil {
+			return err
+		}
+		out[id] = uint64(v)
+	}
+	return nil
 }
 
 // versionsChunk bounds the ids of one Versions query (PostgreSQL's
