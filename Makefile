@@ -10,7 +10,7 @@ WASM      := $(WEB_DIST)/cosmic.wasm
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 GO_WASM_TEST_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all build server wasm web generate run test test-go test-wasm test-web test-e2e e2e-deps pg-deps check fuzz bench clean
+.PHONY: all build server wasm web generate run run-cluster test test-go test-wasm test-web test-e2e e2e-deps pg-deps check fuzz bench clean
 
 all: build
 
@@ -42,6 +42,15 @@ generate:
 run: build
 	@mkdir -p data logs
 	DEV_MODE=1 LOG_FILE=logs/websocket.log ./$(BIN)
+
+# A local cluster (tools/devcluster): a throw-away PostgreSQL, an embedded
+# NATS server, three nodes in development mode and a round-robin load
+# balancer on :8080 (CLUSTER_ADDR). Ctrl-C stops all of it.
+CLUSTER_ADDR  ?= :8080
+CLUSTER_NODES ?= 3
+run-cluster: build pg-deps
+	$(GO) build -trimpath -o bin/devcluster ./tools/devcluster
+	./bin/devcluster -addr $(CLUSTER_ADDR) -nodes $(CLUSTER_NODES) -bin $(BIN) -web $(WEB_DIST)
 
 test: check test-go test-wasm test-web test-e2e
 

@@ -117,7 +117,9 @@ func newLogger(cfg config.Config, stderr io.Writer) (*slog.Logger, func(), error
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(h), closer, nil
+	// Every line names the node, so that the logs of several nodes can be
+	// merged and still be told apart.
+	return slog.New(h).With("node", cfg.NodeID), closer, nil
 }
 
 func displayAddr(a net.Addr) string {

@@ -216,7 +216,7 @@ func (a *App) routes() http.Handler {
 		r.Post("/api/auth/dev-login", a.devLogin)
 		r.Get("/api/config", func(w http.ResponseWriter, _ *http.Request) {
 			writeJSON(w, http.StatusOK, map[string]any{"dev_mode": a.cfg.DevMode, "protocol": 1,
-				"heartbeat_ms": a.cfg.HeartbeatInterval.Milliseconds()})
+				"heartbeat_ms": a.cfg.HeartbeatInterval.Milliseconds(), "node": a.cfg.NodeID})
 		})
 		if a.cfg.Pprof {
 			r.HandleFunc("/debug/pprof/*", pprof.Index)

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,6 +10,7 @@ import (
 	"math"
 	"net"
 	"net/url"
+	"os"
 	"path"
 	"strconv"
 	"strings"
@@ -46,6 +49,10 @@ type Config struct {
 	Pprof              bool          // PPROF mounts /debug/pprof
 	WSPlainBuffers     bool          // WS_PLAIN_BUFFERS: coder/websocket's own buffers, no cork or idle one-byte wait
 	DevTokenTTL        time.Duration // DEV_TOKEN_TTL, default 24h
+	// NodeID (NODE_ID) names this process among several nodes: in every
+	// log line and in /api/config. Load fills an unset one with
+	// DefaultNodeID.
+	NodeID string
 
 	// The plain HTTP server's timeouts (hijacked WebSockets keep their own
 	// heartbeat instead): see app.NewHTTPServer.
@@ -117,6 +124,8 @@ func Settings() []Setting {
 			Usage: "cross-node fan-out over NATS, with DATABASE_URL", set: setNATSURL},
 		{Name: "RECONCILE_INTERVAL", Default: "2s", Range: "100ms to 1h",
 			Usage: "how often a node checks its gardens' versions against the store (with NATS_URL)", set: durationIn(func(c *Config) *time.Duration { return &c.ReconcileInterval }, 100*time.Millisecond, time.Hour)},
+		{Name: "NODE_ID", Flag: "node", Default: "unset (the host name, a dash and 4 random hex digits)", Range: "1 to 64 characters from A-Z a-z 0-9 . _ -",
+			Usage: "this node's name in logs and /api/config", set: setNodeID},
 		{Name: "DEV_MODE", Flag: "dev", Default: "false", Range: boolRange, isBool: true,
 			Usage: "development mode: dev-login and a development secret", set: boolSetter(func(c *Config) *bool { return &c.DevMode })},
 		{Name: "ALLOWED_ORIGINS", Default: "none (the server's own origin only)", Range: "comma-separated path.Match patterns of a host, or of scheme://host with scheme http or https; no userinfo, path or query",
@@ -225,6 +234,9 @@ func Load(args []string, env func(string) (string, bool), stderr io.Writer) (Con
 	}
 	if fs.NArg() > 0 {
 		errs = append(errs, fmt.Errorf("unexpected arguments: %q", fs.Args()))
+	}
+	if c.NodeID == "" {
+		c.NodeID = DefaultNodeID()
 	}
 	if c.JWTSecret == "" && c.JWTPublicKeyFile == "" && !c.DevMode {
 		errs = append(errs, errors.New("JWT_SECRET is required unless DEV_MODE is true"))
@@ -349,6 +361,45 @@ func intIn(field func(*Config) *int, lo, hi int) func(*Config, string) error {
 		*field(c) = n
 		return nil
 	}
+}
+
+// DefaultNodeID is the node id of a server without NODE_ID: the host name
+// (its first label, cut to 32 characters, other characters replaced by
+// '-') and 4 random hex digits, so that two processes on one host differ
+// and a restarted process is told apart from its predecessor in the logs.
+func DefaultNodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	host, _, _ = strings.Cut(host, ".")
+	if len(host) > 32 {
+		host = host[:32]
+	}
+	host = strings.Map(func(r rune) rune {
+		if nodeIDRune(r) {
+			return r
+		}
+		return '-'
+	}, host)
+	var b [2]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24)
+	return host + "-" + hex.EncodeToString(b[:])
+}
+
+func nodeIDRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
+}
+
+// setNodeID keeps node ids to characters that need no quoting in a log
+// line, a metric label or a URL.
+func setNodeID(c *Config, v string) error {
+	v = strings.TrimSpace(v)
+	if len(v) == 0 || len(v) > 64 || strings.IndexFunc(v, func(r rune) bool { return !nodeIDRune(r) }) >= 0 {
+		return errors.New("want 1 to 64 characters from A-Z a-z 0-9 . _ -")
+	}
+	c.NodeID = v
+	return nil
 }
 
 // setDatabaseURL accepts a postgres:// or postgresql:// URL with a host or

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -294,5 +295,58 @@ func TestNATSURL(t *testing.T) {
 	}
 	if c := Defaults(); c.NATSURL != "" || c.ReconcileInterval != 2*time.Second {
 		t.Errorf("defaults: NATSURL %q, ReconcileInterval %v", c.NATSURL, c.ReconcileInterval)
+	}
+}
+
+// TestNodeID: NODE_ID takes a short name of log- and URL-safe characters;
+// without it every Load picks a different default of the same shape.
+func TestNodeID(t *testing.T) {
+	env := func(v string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			switch k {
+			case "NODE_ID":
+				return v, v != ""
+			case "DEV_MODE":
+				return "1", true
+			}
+			return "", false
+		}
+	}
+	for _, tc := range []struct {
+		in, want string
+		ok       bool
+	}{
+		{"node-1", "node-1", true},
+		{" web_2.eu ", "web_2.eu", true},
+		{strings.Repeat("a", 64), strings.Repeat("a", 64), true},
+		{strings.Repeat("a", 65), "", false},
+		{"node 1", "", false},
+		{"nöde", "", false},
+		{"a=b", "", false},
+	} {
+		c, err := Load(nil, env(tc.in), io.Discard)
+		if tc.ok && (err != nil || c.NodeID != tc.want) {
+			t.Errorf("NODE_ID=%q: got %q, %v; want %q", tc.in, c.NodeID, err, tc.want)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), "NODE_ID")) {
+			t.Errorf("NODE_ID=%q: got %v, want an error naming NODE_ID", tc.in, err)
+		}
+	}
+	a, errA := Load(nil, env(""), io.Discard)
+	b, errB := Load(nil, env(""), io.Discard)
+	if errA != nil || errB != nil {
+		t.Fatal(errA, errB)
+	}
+	for _, id := range []string{a.NodeID, b.NodeID} {
+		var c Config
+		if err := setNodeID(&c, id); err != nil || !regexp.MustCompile(`-[0-9a-f]{4}$`).MatchString(id) {
+			t.Errorf("default node id %q: %v; want a valid id ending in 4 hex digits", id, err)
+		}
+	}
+	if a.NodeID == b.NodeID {
+		// 1 in 65 536 by chance; twice in a row means the suffix is not random.
+		if c, _ := Load(nil, env(""), io.Discard); c.NodeID == a.NodeID {
+			t.Errorf("three loads gave the same node id %q", a.NodeID)
+		}
 	}
 }

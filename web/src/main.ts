@@ -34,6 +34,7 @@ import {
 } from './game/index.js';
 import { authFromToken, devLogin, DevLoginError, loadAuth, saveAuth, tokenProvider, type Auth } from './ui/auth.js';
 import { ConnectionBadge } from './ui/badge.js';
+import { nodeNote, parseConfig, type ServerConfig } from './ui/config.js';
 import { byTestId } from './ui/dom.js';
 import { amount, humanize, perSecond } from './ui/format.js';
 import { GardenView } from './ui/garden.js';
@@ -66,10 +67,12 @@ declare global {
 
 // Start the module download and compilation before anything else.
 const corePromise: Promise<Core> = loadCore({ wasmUrl: 'cosmic.wasm', wasmExecUrl: 'wasm_exec.js' });
-const configPromise: Promise<{ dev_mode: boolean }> = fetch('/api/config')
-  .then((r): Promise<{ dev_mode?: unknown }> | object => (r.ok ? (r.json() as Promise<{ dev_mode?: unknown }>) : {}))
-  .then((c) => ({ dev_mode: (c as { dev_mode?: unknown }).dev_mode === true }))
-  .catch(() => ({ dev_mode: false }));
+const fetchConfig = (): Promise<ServerConfig> =>
+  fetch('/api/config')
+    .then((r): Promise<unknown> | object => (r.ok ? (r.json() as Promise<unknown>) : {}))
+    .then(parseConfig)
+    .catch(() => parseConfig({}));
+const configPromise = fetchConfig();
 
 const ui = {
   garden: byTestId<SVGSVGElement>('garden'),
@@ -125,6 +128,8 @@ interface Tab {
 let core: Core | undefined;
 let balance: Balance | undefined;
 let devMode = false;
+/** The node that answered `/api/config` (NODE_ID), shown in the footer. */
+let node = '';
 let session: Session | undefined;
 let tab: Tab | undefined;
 /** Bumped by every start and stop, so an asynchronous start that was overtaken gives up. */
@@ -295,6 +300,7 @@ function render(snap: GameSnapshot): void {
     c ? `server version ${c.version} · hash ${c.hash.slice(0, 12)}…` : 'not synchronised yet',
     timing ? `core started in ${timing.totalMs.toFixed(0)} ms` : '',
     snap.stats.hashMismatches > 0 ? `${snap.stats.hashMismatches} resync(s)` : '',
+    nodeNote(node),
   ]
     .filter(Boolean)
     .join(' · ');
@@ -420,6 +426,7 @@ async function start(auth: Auth): Promise<void> {
   }
   conn.on('state', ({ newState, oldState }) => {
     badge.update(newState);
+    if (newState.kind === 'open') refreshNode(s);
     if (newState.kind === 'failed' && newState.reason === 'auth' && oldState.kind !== 'failed') {
       toasts.show({ kind: 'error', message: 'The server refused the sign-in. Log out and sign in again.' });
     }
@@ -440,6 +447,20 @@ async function start(auth: Auth): Promise<void> {
   s.timers.push(window.setInterval(tickBadge, 250), window.setInterval(tickResources, 1000));
   render(game.snapshot);
   conn.connect();
+}
+
+/**
+ * refreshNode asks again which node answers, once a connection is open:
+ * behind `make run-cluster`'s load balancer, whose cookie keeps a browser
+ * on one node, that is the node holding this page's WebSocket, also after
+ * a reconnect moved it.
+ */
+function refreshNode(s: Session): void {
+  void fetchConfig().then((c) => {
+    if (session !== s || c.node === node) return;
+    node = c.node;
+    render(s.game.snapshot);
+  });
 }
 
 function stop(): void {
@@ -519,7 +540,7 @@ async function boot(): Promise<void> {
   }
   let loaded: Core;
   try {
-    [loaded, { dev_mode: devMode }] = await Promise.all([corePromise, configPromise]);
+    [loaded, { devMode, node }] = await Promise.all([corePromise, configPromise]);
   } catch (err) {
     ui.loading.replaceChildren(
       Object.assign(document.createElement('p'), {
