@@ -44,7 +44,7 @@ func (l *lines) String() string {
 	return strings.Join(l.l, "\n")
 }
 
-var listening = regexp.MustCompile(`msg=listening addr=(\S+)`)
+var listening = regexp.MustCompile(`msg=listening (?:\S+ )*?addr=(\S+)`)
 
 // storeEnv returns the variable that selects the store at db: a
 // postgres:// URL selects PostgreSQL (DATABASE_URL), anything else is the
