@@ -258,6 +258,9 @@ type device struct {
 	welcomes int
 	failed   int // dials that failed while reconnecting
 	errs     []string
+	history  []string      // the last updates: connection/node:base>version
+	fresh    bool          // no state received yet on this connection
+	wentBack []string      // versions a new connection's first state went back, "from→to"
 	changed  chan struct{} // closed and replaced on every change
 }
 
@@ -383,7 +386,7 @@ func (d *device) redial() *websocket.Conn {
 			continue
 		}
 		d.mu.Lock()
-		d.conn, d.node = conn, node
+		d.conn, d.node, d.fresh = conn, node, true
 		d.nodes = append(d.nodes, node)
 		var resend [][]byte
 		for _, id := range d.pending {
@@ -496,7 +499,21 @@ func (d *device) apply(u protocol.StateUpdate) {
 		return
 	}
 	if u.Data.Version < d.version {
-		d.fail("went back from version %d to %d", d.version, u.Data.Version)
+		if u.Full && d.fresh {
+			// The first state of a new session on another node, which
+			// had not heard the newest version yet: the device goes back
+			// and forward again within the cross-node delay. Counted and
+			// logged, not failed (see docs/testing.md).
+			d.wentBack = append(d.wentBack, fmt.Sprintf("%d→%d", d.version, u.Data.Version))
+		} else {
+			d.fail("went back from version %d to %d (full %v) on connection %d to node %d, after %v",
+				d.version, u.Data.Version, u.Full, len(d.nodes), d.node, d.history)
+		}
+	}
+	d.fresh = false
+	d.history = append(d.history, fmt.Sprintf("c%d/n%d:%d>%d", len(d.nodes), d.node, u.Data.Base, u.Data.Version))
+	if len(d.history) > 12 {
+		d.history = d.history[1:]
 	}
 	d.doc, d.version, d.hash = next, u.Data.Version, u.Data.Hash
 	if _, ok := d.seen[d.version]; !ok {
@@ -730,11 +747,16 @@ func clusterConverge(t *testing.T) {
 	devs := []*device{c.dial("a", "ann", false), c.dial("b", "ann", false), c.dial("c", "ann", false)}
 	spread(t, devs...)
 	var worst time.Duration
-	var lags []time.Duration
+	var lags, acked []time.Duration
 	for i := range 9 {
 		from := devs[i%3]
+		// Beyond a connection's update interval (1/MAX_UPDATES_PER_SECOND)
+		// since its last update, so that the figure is the delivery's and
+		// not the rate limit's.
+		time.Sleep(150 * time.Millisecond)
 		sent := time.Now()
 		r := from.act(t, fmt.Sprintf("conv-%d", i))
+		acked = append(acked, time.Since(sent))
 		for _, to := range devs {
 			if to == from {
 				continue
@@ -753,8 +775,9 @@ func clusterConverge(t *testing.T) {
 	}
 	checkGarden(t, 5*time.Second, devs...)
 	slices.Sort(lags)
-	t.Logf("cross-node convergence from send: median %s, worst %s over %d deliveries (bus received %v messages)",
-		lags[len(lags)/2], worst, len(lags), c.sum("cosmic_bus_messages_received_total", ""))
+	slices.Sort(acked)
+	t.Logf("cross-node convergence from send: median %s, worst %s over %d deliveries (the acting device's ActionResult: median %s); bus received %v messages",
+		lags[len(lags)/2], worst, len(lags), acked[len(acked)/2], c.sum("cosmic_bus_messages_received_total", ""))
 }
 
 // clusterConcurrent: devices of one player on the three nodes send
@@ -863,6 +886,11 @@ func (l *load) check(t *testing.T, gone int, moved []*device, since time.Time) t
 			continue
 		}
 		slowest = max(slowest, back.Sub(since))
+		d.mu.Lock()
+		if len(d.wentBack) > 0 {
+			t.Logf("%s: the first state on its new node went back: %v", d.name, d.wentBack)
+		}
+		d.mu.Unlock()
 	}
 	return slowest
 }
@@ -1037,7 +1065,15 @@ func clusterDrain(t *testing.T) {
 	victim := 2
 	moved := l.on(victim)
 	wait := l.run(60)
-	waitUntil(t, 20*time.Second, "the load runs", func() bool { return l.answered() >= 30 })
+	var actor *device
+	for _, d := range moved {
+		if slices.Contains(l.actors, d) {
+			actor = d
+		}
+	}
+	if !actor.wait(20*time.Second, func() bool { return len(actor.answers) >= 15 }) {
+		t.Fatalf("%s: the load did not start: %v", actor.name, actor.errors())
+	}
 	drained := time.Now()
 	if err := c.nodes[victim].cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
