@@ -28,8 +28,9 @@ func nextVersion(t *testing.T, c *wstest.Client, want uint64) protocol.StateData
 // and one NATS (in this process), a device of one player on each: an
 // action on either node reaches the device on the other as a StateUpdate,
 // without GetState, equal to the acting device's state; reconciliation is
-// off (1h), so the bus alone carries it. SIGTERM then drains the bus and
-// the process exits 0.
+// off (1h), so the bus alone carries it. With NATS stopped, A still
+// answers; once NATS is back B's device catches up. SIGTERM then drains
+// the bus and the process exits 0.
 func TestTwoProcessesOverNATS(t *testing.T) {
 	bin := serverBinary(t)
 	url := pg.URL(t)
@@ -55,6 +56,20 @@ func TestTwoProcessesOverNATS(t *testing.T) {
 			t.Fatalf("%s: the other node's device got v%d %s, the acting device holds v%d %s",
 				step.id, got.Version, got.Hash, full.Data.Version, full.Data.Hash)
 		}
+	}
+
+	// NATS down: A's device still gets its answers; B's device catches up
+	// when NATS returns (the reconnect's pass: reconciliation is off).
+	ns.Stop()
+	ca.Create("while-down", "asteroid", 9, 9, 9)
+	res, answer := ca.Result("while-down")
+	if !res.Success {
+		t.Fatalf("action with NATS down: %s", answer.Data)
+	}
+	ns.Restart()
+	got := nextVersion(t, cb, res.Version)
+	if full, _ := state(t, ca); got.Version != full.Data.Version || got.Hash != full.Data.Hash {
+		t.Fatalf("after NATS returned, B's device got v%d %s, A's holds v%d %s", got.Version, got.Hash, full.Data.Version, full.Data.Hash)
 	}
 
 	if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -130,7 +130,7 @@ func (a *App) startBus(cfg config.Config, log *slog.Logger) error {
 		return nil
 	}
 	if cfg.DatabaseURL == "" {
-		log.Warn("NATS_URL without DATABASE_URL: nodes on separate SQLite files share nothing but the news")
+		log.Warn("NATS_URL without DATABASE_URL: only nodes sharing this SQLite file (one machine) see each other's versions")
 	}
 	b, err := bus.New(bus.Config{URL: cfg.NATSURL, Logger: log, Observer: a.metrics})
 	if err != nil {

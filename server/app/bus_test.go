@@ -141,3 +141,37 @@ func metricsText(t *testing.T, s *wstest.Server) string {
 	}
 	return string(b)
 }
+
+// TestStartsWithNATSDown: a node whose NATS is unreachable at start
+// starts anyway, serves its devices (their gardens are watched once NATS
+// is back), and connects when NATS comes up.
+func TestStartsWithNATSDown(t *testing.T) {
+	ns := natstest.Start(t)
+	ns.Stop()
+	s := wstest.Start(t, func(c *config.Config) { c.NATSURL = ns.URL() })
+	bus := func() string {
+		resp, err := http.Get(s.URL("/readyz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Bus string }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("readyz %d, %v", resp.StatusCode, err)
+		}
+		return body.Bus
+	}
+	if b := bus(); b == "connected" {
+		t.Fatalf("bus %q with NATS down", b)
+	}
+	c := s.Dial("early", "")
+	c.Create("down", "asteroid", 1, 1, 1)
+	if res, env := c.Result("down"); !res.Success {
+		t.Fatalf("action with NATS down: %s", env.Data)
+	}
+	ns.Restart()
+	var last string
+	eventually(t, 20*time.Second, func() bool { last = bus(); return last == "connected" },
+		func() string { return "bus " + last + " after NATS came up" })
+	_ = c.Conn.CloseNow()
+}

@@ -21,9 +21,9 @@ type Receiver interface {
 	// Received delivers a message of a watched garden published by
 	// another node.
 	Received(userID string, m Message)
-	// Resync reports that messages were probably lost ("reconnect",
-	// "slow_consumer"): every watched garden should be checked against
-	// the store.
+	// Resync reports that messages were probably lost ("connect",
+	// "reconnect", "slow_consumer"): every watched garden should be
+	// checked against the store.
 	Resync(reason string)
 }
 
@@ -130,6 +130,10 @@ func New(cfg Config) (*Bus, error) {
 		stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{}),
 	}
 	log := cfg.Logger
+	// atStart is closed once New knows whether the first connection was
+	// made inside it: then nothing was watched yet and nothing missed.
+	atStart := make(chan struct{})
+	var connectedInNew bool
 	nc, err := nats.Connect(cfg.URL,
 		nats.Name("cosmic-server "+cfg.NodeID),
 		// A node publishes and subscribes the same subjects: its own
@@ -139,12 +143,17 @@ func New(cfg Config) (*Bus, error) {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(cfg.ReconnectWait),
 		nats.DrainTimeout(cfg.DrainTimeout),
-		nats.ConnectHandler(func(*nats.Conn) {
-			// Only after a failed first attempt (RetryOnFailedConnect):
-			// whatever was published meanwhile was not heard.
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			<-atStart
+			if connectedInNew {
+				return // reported by New
+			}
+			// The first connection, after failed attempts
+			// (RetryOnFailedConnect): whatever was published before was
+			// not heard here.
 			log.Info("bus: connected to NATS")
 			cfg.Observer.BusConnected(true)
-			b.resync("reconnect")
+			b.confirmAndResync(nc, "connect")
 		}),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if b.closing.Load() {
@@ -153,10 +162,10 @@ func New(cfg Config) (*Bus, error) {
 			log.Warn("bus: disconnected from NATS; serving local devices only until it returns", "err", err)
 			cfg.Observer.BusConnected(false)
 		}),
-		nats.ReconnectHandler(func(*nats.Conn) {
+		nats.ReconnectHandler(func(nc *nats.Conn) {
 			log.Info("bus: reconnected to NATS; checking every served garden against the store")
 			cfg.Observer.BusConnected(true)
-			b.resync("reconnect")
+			b.confirmAndResync(nc, "reconnect")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
@@ -169,10 +178,13 @@ func New(cfg Config) (*Bus, error) {
 		nats.ClosedHandler(func(*nats.Conn) { close(b.closed) }),
 	)
 	if err != nil {
+		close(atStart)
 		return nil, fmt.Errorf("bus: connect to NATS: %w", err)
 	}
 	b.nc = nc
-	if nc.IsConnected() {
+	connectedInNew = nc.IsConnected()
+	close(atStart)
+	if connectedInNew {
 		cfg.Observer.BusConnected(true)
 	} else {
 		log.Warn("bus: NATS not reachable yet; retrying in the background")
@@ -197,6 +209,18 @@ func (b *Bus) Start(r Receiver) {
 		b.receiver.Store(&receiverBox{r})
 		go b.deliver(r)
 	})
+}
+
+// confirmAndResync waits until the server has processed the
+// subscriptions the client sent on (re)connecting (one round trip) and
+// then asks for the resync: a store read made before that could miss a
+// version published between the read and the subscription. It runs on
+// NATS's callback goroutine, which it holds for that round trip.
+func (b *Bus) confirmAndResync(nc *nats.Conn, reason string) {
+	if err := nc.FlushTimeout(2 * time.Second); err != nil {
+		b.cfg.Logger.Info("bus: subscriptions not confirmed after connecting; resyncing anyway", "err", err)
+	}
+	b.resync(reason)
 }
 
 func (b *Bus) resync(reason string) {
@@ -242,22 +266,33 @@ func (b *Bus) handle(r Receiver, msg *nats.Msg) {
 }
 
 // Watch subscribes to userID's garden. Watches are counted: the
-// subscription ends with the last matching Unwatch.
+// subscription ends with the last matching Unwatch. While connected, a
+// new subscription is confirmed by the server (one round trip, at most a
+// second) before Watch returns, so that a garden read from the store
+// after Watch misses no later version; while NATS is unreachable it is
+// not (the reconnect's resync covers it).
 func (b *Bus) Watch(userID string) error {
 	subj := Subject(b.cfg.Prefix, userID)
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if w := b.watches[subj]; w != nil {
 		w.refs++
+		b.mu.Unlock()
 		return nil
 	}
 	// Subscribing only queues a SUB line for the connection's writer
 	// (also while it is reconnecting): no network wait under mu.
 	sub, err := b.nc.ChanSubscribe(subj, b.in)
 	if err != nil {
+		b.mu.Unlock()
 		return fmt.Errorf("bus: watch garden: %w", err)
 	}
 	b.watches[subj] = &watch{userID: userID, refs: 1, sub: sub}
+	b.mu.Unlock()
+	if b.nc.IsConnected() {
+		if err := b.nc.FlushTimeout(time.Second); err != nil {
+			return fmt.Errorf("bus: watch garden: confirm: %w", err)
+		}
+	}
 	return nil
 }
 

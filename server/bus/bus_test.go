@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,11 +119,32 @@ func newBus(t *testing.T, url, node string, r Receiver, edit func(*Config)) *Bus
 	return b
 }
 
-// flush makes sure the server has seen every SUB, UNSUB and PUB sent so far.
+// flush makes sure the server has seen every SUB, UNSUB and PUB sent so
+// far. A flush under way when the connection drops fails; it is tried
+// again on the next connection.
 func flush(t *testing.T, b *Bus) {
 	t.Helper()
-	if err := b.nc.Flush(); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := b.nc.Flush()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// forget drops the resyncs r has heard so far (the first connection's).
+func (r *recorder) forget() {
+	for {
+		select {
+		case <-r.resyncs:
+		default:
+			return
+		}
 	}
 }
 
@@ -215,6 +237,7 @@ func TestDropHookAndReconnectResync(t *testing.T) {
 		t.Fatalf("got %+v, want version 3 (2 dropped)", g)
 	}
 
+	rb.forget()
 	ns.Stop()
 	ns.Restart()
 	rb.resync(t, "reconnect")
@@ -242,14 +265,17 @@ func TestClusterFailover(t *testing.T) {
 	servers := natstest.StartCluster(t, 3)
 	ra, rb := newRecorder(), newRecorder()
 	// a talks to the first server, b to the third: messages cross routes.
-	a := newBus(t, servers[0].URL()+","+servers[1].URL(), "a", ra, nil)
-	b := newBus(t, servers[2].URL()+","+servers[1].URL(), "b", rb, nil)
+	// Each learns of the others from the cluster (INFO), and fails over
+	// to the second when its own dies.
+	a := newBus(t, servers[0].URL(), "a", ra, nil)
+	b := newBus(t, servers[2].URL(), "b", rb, nil)
 	if err := b.Watch("alice"); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, b)
 	publishUntilHeard(t, a, rb, "alice", 2)
 
+	rb.forget()
 	servers[0].Stop() // a's server dies; a fails over to the second
 	servers[2].Stop() // and b's
 	rb.resync(t, "reconnect")
@@ -277,4 +303,48 @@ func publishUntilHeard(t *testing.T, a *Bus, r *recorder, userID string, version
 		}
 	}
 	t.Fatalf("version %d of %s not heard in 10s", version, userID)
+}
+
+// blocker is a Receiver whose Received waits until released.
+type blocker struct {
+	*recorder
+	release chan struct{}
+}
+
+func (b blocker) Received(userID string, m Message) {
+	<-b.release
+	b.recorder.Received(userID, m)
+}
+
+// TestSlowConsumerAsksForResync: a node that falls behind NATS (its
+// buffer full) loses messages, counts them and asks for a resync.
+func TestSlowConsumerAsksForResync(t *testing.T) {
+	ns := natstest.Start(t)
+	r := blocker{newRecorder(), make(chan struct{})}
+	var obs counting
+	a := newBus(t, ns.URL(), "a", newRecorder(), nil)
+	b := newBus(t, ns.URL(), "b", r, func(c *Config) { c.Buffer = 2; c.Observer = &obs })
+	if err := b.Watch("alice"); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, b)
+	for v := range uint64(20) {
+		a.Publish("alice", Message{Version: v + 2, Hash: "h"})
+	}
+	r.resync(t, "slow_consumer")
+	close(r.release)
+	if obs.dropped.Load() == 0 {
+		t.Error("no slow_consumer drop counted")
+	}
+}
+
+type counting struct{ dropped atomic.Int64 }
+
+func (*counting) BusConnected(bool) {}
+func (*counting) BusPublished(int)  {}
+func (*counting) BusReceived(int)   {}
+func (c *counting) BusDropped(reason string) {
+	if reason == "slow_consumer" {
+		c.dropped.Add(1)
+	}
 }

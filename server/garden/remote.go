@@ -48,7 +48,8 @@ type RemoteObserver interface {
 	// did not bring its newest version: "gap" (the message's base is not
 	// ours), "no_patch" (too large to send), "hash_mismatch", "busy" (a
 	// local action held the garden), or the reason of a reconciliation
-	// pass that found it behind: "reconcile", "reconnect", "slow_consumer".
+	// pass that found it behind: "reconcile", "connect", "reconnect",
+	// "slow_consumer".
 	GardenReread(reason string)
 	// PatchHashMismatch counts a bus patch whose result did not have the
 	// announced hash (or did not apply).
@@ -393,9 +394,10 @@ func (m *Manager) served() ([]string, []*Garden) {
 	return ids, gs
 }
 
-// watch subscribes the bus to userID's garden before it is loaded, so
-// that no version committed after the load's read goes unheard (one
-// committed in between is reconciled).
+// watch subscribes the bus to userID's garden before it is loaded: the
+// bus confirms the subscription first (while NATS is up), so no version
+// committed after the load's read goes unheard; while NATS is down the
+// reconnect's pass covers it.
 func (m *Manager) watch(userID string) {
 	if r := m.remote.Load(); r != nil {
 		if err := r.cfg.Bus.Watch(userID); err != nil {

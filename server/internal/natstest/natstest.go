@@ -122,3 +122,33 @@ func (s *Server) Restart() {
 	}
 	s.s = ns
 }
+
+// NumSubscriptions returns how many subscriptions the server holds (0
+// while stopped).
+func (s *Server) NumSubscriptions() uint32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.s == nil {
+		return 0
+	}
+	return s.s.NumSubscriptions()
+}
+
+// Clients describes the server's client connections and their
+// subscriptions, for failure messages.
+func (s *Server) Clients() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.s == nil {
+		return "stopped"
+	}
+	cz, err := s.s.Connz(&server.ConnzOptions{Subscriptions: true})
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, c := range cz.Conns {
+		fmt.Fprintf(&b, "[%s in=%d out=%d subs=%v] ", c.Name, c.InMsgs, c.OutMsgs, c.Subs)
+	}
+	return b.String()
+}
