@@ -1,8 +1,9 @@
 // Command devcluster runs a local cluster of Cosmic Gardener nodes for
-// development (`make run-cluster`): a throw-away PostgreSQL (Debian's
-// server binaries, in a temporary directory), an embedded NATS server,
-// three cosmic-server nodes sharing both, and a round-robin load balancer
-// (tools/lb) on :8080. Open http://localhost:8080 in two browsers, sign in
+// development (`make run-cluster`; the work is package tools/cluster's): a
+// throw-away PostgreSQL (Debian's server binaries, in a temporary
+// directory), an embedded NATS server, three cosmic-server nodes sharing
+// both, and a round-robin load balancer (tools/lb) on :8080, which keeps
+// each browser on one node with a cookie. Open http://localhost:8080 in two browsers, sign in
 // as the same player, and one garden is served by two nodes; each page's
 // footer names the node that served the page, and every log line says
 // node=….
@@ -26,6 +27,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cosmic-gardener/realtime/tools/cluster"
 )
 
 func main() {
@@ -35,7 +38,10 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("devcluster", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var cfg Config
+	// The sticky cookie keeps a browser's page, /api/config and WebSocket
+	// on one node, so that the footer names the node holding the
+	// WebSocket; two browsers still land on different nodes.
+	cfg := cluster.Config{StickyCookie: "cosmic_node"}
 	fs.StringVar(&cfg.Addr, "addr", ":8080", "the load balancer's listen address")
 	fs.IntVar(&cfg.Nodes, "nodes", 3, "how many cosmic-server nodes")
 	fs.StringVar(&cfg.Bin, "bin", "bin/cosmic-server", "the server binary (make server)")
@@ -54,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(stdout, "devcluster: starting PostgreSQL, NATS, %d nodes and the load balancer…\n", cfg.Nodes)
-	c, err := Start(ctx, cfg)
+	c, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "devcluster: %v\n", err)
 		return 1

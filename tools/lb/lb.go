@@ -125,8 +125,8 @@ func (b *LB) Healthy() []bool {
 // Backends returns the backend addresses, in configuration order.
 func (b *LB) Backends() []string { return append([]string(nil), b.cfg.Backends...) }
 
-// Served returns how many connections each backend has accepted, in
-// configuration order.
+// Served returns how many requests (WebSockets included) each backend has
+// answered, in configuration order.
 func (b *LB) Served() []int64 {
 	out := make([]int64, len(b.served))
 	for i := range b.served {

@@ -1,4 +1,4 @@
-package main
+package cluster
 
 import (
 	"context"
@@ -34,6 +34,13 @@ type Config struct {
 	// DrainTimeout is how long Stop waits for a node after SIGTERM before
 	// it kills it, default 20s (the server gives its connections 15s).
 	DrainTimeout time.Duration
+	// StickyCookie is the load balancer's (lb.Config.StickyCookie): ""
+	// spreads every request round robin; devcluster sets one so that a
+	// browser stays on one node.
+	StickyCookie string
+	// Env holds extra settings for every node ("HEARTBEAT_INTERVAL=1s"),
+	// after the cluster's own, which they may therefore override.
+	Env []string
 }
 
 func (c Config) withDefaults() Config {
@@ -136,6 +143,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 			"DEV_MODE=1",
 			"WEB_DIR="+cfg.WebDir,
 		)
+		n.cmd.Env = append(n.cmd.Env, cfg.Env...)
 		n.cmd.Stdout, n.cmd.Stderr = cfg.NodeLog, cfg.NodeLog
 		// A process group of its own, so that the terminal's Ctrl-C
 		// reaches devcluster only and the nodes stop in our order; and
@@ -157,10 +165,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 		}
 	}
 
-	// The sticky cookie keeps a browser's page, /api/config and WebSocket
-	// on one node, so that the footer names the node holding the
-	// WebSocket; two browsers still land on different nodes.
-	if c.lb, err = lb.New(lb.Config{Backends: backends, HealthPath: "/readyz", StickyCookie: "cosmic_node",
+	if c.lb, err = lb.New(lb.Config{Backends: backends, HealthPath: "/readyz", StickyCookie: cfg.StickyCookie,
 		Logger: slog.New(slog.NewTextHandler(cfg.NodeLog, &slog.HandlerOptions{Level: slog.LevelInfo}))}); err != nil {
 		return nil, err
 	}
@@ -199,20 +204,51 @@ func (n *node) waitReady(ctx context.Context, timeout time.Duration) error {
 	}
 }
 
+// Node is one node as the cluster started it.
+type Node struct {
+	ID   string // NODE_ID: node-1, node-2, …
+	Addr string // its own listen address, 127.0.0.1:port
+	PID  int
+}
+
+// Nodes returns the nodes in start order.
+func (c *Cluster) Nodes() []Node {
+	out := make([]Node, len(c.nodes))
+	for i, n := range c.nodes {
+		out[i] = Node{ID: n.id, Addr: n.addr, PID: n.cmd.Process.Pid}
+	}
+	return out
+}
+
+// Kill ends node id with SIGKILL, as a crash would, and returns once it
+// has exited. Stop does not count it as a failure.
+func (c *Cluster) Kill(id string) error {
+	for _, n := range c.nodes {
+		if n.id == id {
+			if err := n.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+				return fmt.Errorf("kill %s: %w", id, err)
+			}
+			<-n.exited
+			return nil
+		}
+	}
+	return fmt.Errorf("no node %q", id)
+}
+
+// DatabaseURL is the nodes' DATABASE_URL.
+func (c *Cluster) DatabaseURL() string { return c.pg.url() }
+
+// NATSURL is the nodes' NATS_URL.
+func (c *Cluster) NATSURL() string { return c.nats.ClientURL() }
+
+// LB returns the load balancer.
+func (c *Cluster) LB() *lb.LB { return c.lb }
+
 // URL is the load balancer's http:// URL.
 func (c *Cluster) URL() string { return "http://" + displayAddr(c.lbAddr) }
 
 // Dir is the throw-away directory (PostgreSQL's data, socket and log).
 func (c *Cluster) Dir() string { return c.pg.root }
-
-// PIDs returns the nodes' process ids by node id.
-func (c *Cluster) PIDs() map[string]int {
-	out := make(map[string]int, len(c.nodes))
-	for _, n := range c.nodes {
-		out[n.id] = n.cmd.Process.Pid
-	}
-	return out
-}
 
 // Describe writes what runs where.
 func (c *Cluster) Describe(w io.Writer) {

@@ -1,4 +1,4 @@
-package main
+package cluster
 
 import (
 	"errors"
@@ -15,9 +15,7 @@ import (
 
 // postgres is a throw-away PostgreSQL cluster from Debian's server
 // binaries: data, unix socket and log in one directory, listening on the
-// socket only. It does what server/internal/pgtest does for the tests,
-// which tools/ cannot import (Go's internal rule); pgtest is bound to
-// testing.TB, and this one is a long-running process the operator stops.
+// socket only (see the package comment for why it is not pgtest).
 type postgres struct {
 	root string // data/, the socket and postgres.log; removed by stop
 	bin  string
