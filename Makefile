@@ -10,7 +10,7 @@ WASM      := $(WEB_DIST)/cosmic.wasm
 WASM_EXEC := $(GOROOT)/lib/wasm/wasm_exec.js
 GO_WASM_TEST_EXEC := $(GOROOT)/lib/wasm/go_js_wasm_exec
 
-.PHONY: all build server wasm web generate run run-cluster test test-go test-wasm test-web test-e2e e2e-deps pg-deps devcluster check fuzz bench clean
+.PHONY: all build server wasm web generate run run-cluster test test-go test-wasm test-web test-e2e e2e-deps pg-deps check fuzz bench clean
 
 all: build
 
@@ -52,10 +52,6 @@ run-cluster: build pg-deps
 	$(GO) build -trimpath -o bin/devcluster ./tools/devcluster
 	./bin/devcluster -addr $(CLUSTER_ADDR) -nodes $(CLUSTER_NODES) -bin $(BIN) -web $(WEB_DIST)
 
-# The local cluster's runner, also the browser suite's (TestClusterNodeKilled).
-devcluster:
-	$(GO) build -trimpath -o bin/devcluster ./tools/devcluster
-
 test: check test-go test-wasm test-web test-e2e
 
 check:
@@ -95,7 +91,7 @@ e2e-deps:
 	fi
 	cd e2e && npm ci --no-audit --no-fund
 
-test-e2e: server web e2e-deps devcluster pg-deps
+test-e2e: server web e2e-deps pg-deps
 	E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/
 
 FUZZTIME ?= 20s

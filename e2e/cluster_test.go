@@ -1,136 +1,69 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/cosmic-gardener/realtime/shared/protocol"
+	"github.com/cosmic-gardener/realtime/tools/cluster"
 )
 
-// devcluster is `make run-cluster` (bin/devcluster) as a subprocess: a
-// throw-away PostgreSQL, NATS, three nodes and the load balancer, whose
-// pids and addresses it prints.
+// devcluster is what `make run-cluster` runs (tools/cluster), in this
+// process: a throw-away PostgreSQL, NATS, three cosmic-server processes and
+// the load balancer with its sticky cookie, as tools/devcluster sets it.
 type devcluster struct {
-	t    *testing.T
-	cmd  *exec.Cmd
-	log  *lockedBuffer
-	done chan error
-	url  string         // the load balancer's http:// URL
-	pids map[string]int // by node id
+	t   *testing.T
+	c   *cluster.Cluster
+	log *lockedBuffer
+	url string // the load balancer's http:// URL
 }
 
-var (
-	describedNode = regexp.MustCompile(`(?m)^(node-\d+)\s+http://\S+\s+pid (\d+)\s*$`)
-	describedLB   = regexp.MustCompile(`(?m)^load balancer\s+(http://\S+)`)
-)
-
-// startDevcluster runs bin/devcluster with the load balancer on a free
-// port and waits until it has described the cluster. Outside E2E=1 a
-// missing devcluster binary or PostgreSQL skips the test, like the
-// suite's other prerequisites.
+// startDevcluster starts the cluster with the load balancer on a free
+// port. Outside E2E=1 missing PostgreSQL skips the test, like the suite's
+// other prerequisites; under E2E=1 it fails.
 func startDevcluster(t *testing.T) *devcluster {
 	t.Helper()
 	requireBrowser(t)
-	bin := filepath.Join(repoRoot, "bin", "devcluster")
-	missing := ""
-	if _, err := os.Stat(bin); err != nil {
-		missing = "missing bin/devcluster (make devcluster)"
-	} else if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
-		missing = "missing PostgreSQL (make pg-deps)"
-	}
-	if missing != "" {
+	if m, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb"); len(m) == 0 {
+		const missing = "missing PostgreSQL (make pg-deps)"
 		if os.Getenv("E2E") == "1" {
 			t.Fatalf("e2e: %s (E2E=1 requires it; run `make test-e2e`)", missing)
 		}
 		t.Skip("e2e: " + missing)
 	}
-	c := &devcluster{t: t, log: &lockedBuffer{}, done: make(chan error, 1), pids: map[string]int{}}
-	c.cmd = exec.Command(bin, "-addr", "127.0.0.1:0", "-nodes", "3",
-		"-bin", serverBin, "-web", filepath.Join(repoRoot, "web", "dist"))
-	// The nodes inherit it: a lost bus message is repaired within half a
-	// second (docs/operations.md, Cross-node fan-out).
-	c.cmd.Env = append(os.Environ(), "RECONCILE_INTERVAL=500ms", "LOG_LEVEL=debug")
-	c.cmd.Stderr = c.log
-	out, err := c.cmd.StdoutPipe()
+	d := &devcluster{t: t, log: &lockedBuffer{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var err error
+	d.c, err = cluster.Start(ctx, cluster.Config{Addr: "127.0.0.1:0", Nodes: 3, Bin: serverBin,
+		WebDir: filepath.Join(repoRoot, "web", "dist"), NodeLog: d.log, StickyCookie: "cosmic_node",
+		// A lost bus message is repaired within half a second
+		// (docs/operations.md, Cross-node fan-out).
+		Env: []string{"RECONCILE_INTERVAL=500ms", "LOG_LEVEL=debug"}})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("start the cluster: %v\n%s", err, d.log.String())
 	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start devcluster: %v", err)
-	}
-	described := make(chan string, 1)
-	go func() {
-		var text strings.Builder
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			text.WriteString(sc.Text() + "\n")
-			_, _ = c.log.Write([]byte(sc.Text() + "\n"))
-			if strings.HasPrefix(sc.Text(), "Open ") {
-				described <- text.String()
-			}
-		}
-		c.done <- c.cmd.Wait() // after the last read of the pipe
-	}()
+	d.url = d.c.URL()
 	t.Cleanup(func() {
-		c.stop()
+		if err := d.c.Stop(); err != nil {
+			t.Errorf("stop the cluster: %v", err)
+		}
 		if t.Failed() {
-			saveArtifact(t, "devcluster.log", []byte(c.log.String()))
+			saveArtifact(t, "cluster.log", []byte(d.log.String()))
 		}
 	})
-	var text string
-	select {
-	case text = <-described:
-	case err := <-c.done:
-		c.cmd = nil
-		t.Fatalf("devcluster exited during start: %v\n%s", err, c.log.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("devcluster did not describe the cluster within 2 minutes:\n%s", c.log.String())
-	}
-	for _, m := range describedNode.FindAllStringSubmatch(text, -1) {
-		c.pids[m[1]], _ = strconv.Atoi(m[2])
-	}
-	if m := describedLB.FindStringSubmatch(text); m != nil {
-		c.url = m[1]
-	}
-	if len(c.pids) != 3 || c.url == "" {
-		t.Fatalf("devcluster's description lacks three nodes or the load balancer:\n%s", text)
-	}
-	return c
-}
-
-// stop interrupts devcluster (its Ctrl-C: nodes drained, PostgreSQL
-// stopped, its directory removed) and waits for it.
-func (c *devcluster) stop() {
-	if c.cmd == nil {
-		return
-	}
-	_ = c.cmd.Process.Signal(os.Interrupt)
-	select {
-	case err := <-c.done:
-		if err != nil {
-			c.t.Errorf("devcluster: %v", err)
-		}
-	case <-time.After(45 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-		c.t.Errorf("devcluster did not stop within 45s")
-	}
-	c.cmd = nil
+	return d
 }
 
 // view reads user's garden through the load balancer, as a new device:
@@ -187,8 +120,8 @@ func (d *device) node() string {
 	return servedBy.FindStringSubmatch(text)[1]
 }
 
-// Scenario: two pages of one player on different nodes of `make
-// run-cluster`, through its load balancer; the node of one page is killed
+// Scenario: two pages of one player on different nodes of the cluster
+// `make run-cluster` runs, through its load balancer; the node of one page is killed
 // (kill -9) while that page places a body: the page reconnects through the
 // load balancer to another node (its footer says which), its body is
 // applied once, and both pages end equal to the server, with every body.
@@ -207,8 +140,8 @@ func TestClusterNodeKilled(t *testing.T) {
 	b.waitBodies(base+1, 5*time.Second)
 	t.Logf("a's body (on %s) visible on b (on %s) after %s", na, nb, time.Since(start))
 
-	if err := syscall.Kill(c.pids[nb], syscall.SIGKILL); err != nil {
-		t.Fatalf("kill %s (pid %d): %v", nb, c.pids[nb], err)
+	if err := c.c.Kill(nb); err != nil { // SIGKILL
+		t.Fatal(err)
 	}
 	killed := time.Now()
 	b.place("moon", 0.6, 0.5) // sent into the dying connection, or queued
