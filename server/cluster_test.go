@@ -845,15 +845,14 @@ func (l *load) run(n int) (wait func() error) {
 	return func() error { wg.Wait(); return errors.Join(errs...) }
 }
 
-// answered is how many actions the actors have seen answered.
-func (l *load) answered() int {
-	n := 0
+// actorOn returns the actor whose connection is on node i.
+func (l *load) actorOn(i int) *device {
 	for _, d := range l.actors {
-		d.mu.Lock()
-		n += len(d.answers)
-		d.mu.Unlock()
+		if d.nodeNow() == i {
+			return d
+		}
 	}
-	return n
+	panic(fmt.Sprintf("no actor on node %d", i)) // startLoad spreads them over the three
 }
 
 // on returns the devices whose connection is on node i.
@@ -905,12 +904,7 @@ func clusterKill(t *testing.T) {
 	victim := 1
 	moved := l.on(victim)
 	// The actor on the victim, and what it had answered when it died.
-	var actor *device
-	for _, d := range moved {
-		if slices.Contains(l.actors, d) {
-			actor = d
-		}
-	}
+	actor := l.actorOn(victim)
 	wait := l.run(60)
 	if !actor.wait(20*time.Second, func() bool { return len(actor.answers) >= 15 }) {
 		t.Fatalf("%s: the load did not start: %v", actor.name, actor.errors())
@@ -1065,12 +1059,7 @@ func clusterDrain(t *testing.T) {
 	victim := 2
 	moved := l.on(victim)
 	wait := l.run(60)
-	var actor *device
-	for _, d := range moved {
-		if slices.Contains(l.actors, d) {
-			actor = d
-		}
-	}
+	actor := l.actorOn(victim)
 	if !actor.wait(20*time.Second, func() bool { return len(actor.answers) >= 15 }) {
 		t.Fatalf("%s: the load did not start: %v", actor.name, actor.errors())
 	}
