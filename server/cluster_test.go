@@ -53,11 +53,21 @@ type cluster struct {
 	lb     *lb.LB
 	lbAddr string
 	issuer *auth.Issuer
+	// doors, when the cluster is fronted, stand between the load
+	// balancer and each node (by index).
+	doors []*frontDoor
 }
 
 // startCluster runs n nodes on a fresh database with NATS and the load
 // balancer; env is added to every node's environment.
 func startCluster(t *testing.T, n int, env ...string) *cluster {
+	t.Helper()
+	return startClusterWith(t, n, false, env...)
+}
+
+// startClusterWith is startCluster, with a front door between the load
+// balancer and each node when fronted.
+func startClusterWith(t *testing.T, n int, fronted bool, env ...string) *cluster {
 	t.Helper()
 	bin := serverBinary(t)
 	db := pg.URL(t)
@@ -72,7 +82,13 @@ func startCluster(t *testing.T, n int, env ...string) *cluster {
 			"RATE_PER_SECOND=100000", "RATE_BURST=100000"}, env...)
 		s := startServer(t, bin, db, e...)
 		c.nodes = append(c.nodes, s)
-		backends = append(backends, s.addr)
+		if !fronted {
+			backends = append(backends, s.addr)
+			continue
+		}
+		door := startFrontDoor(t, s.addr)
+		c.doors = append(c.doors, door)
+		backends = append(backends, door.ln.Addr().String())
 	}
 	if c.lb, err = lb.New(lb.Config{Backends: backends, HealthPath: "/readyz", HealthInterval: 200 * time.Millisecond,
 		StickyCookie: nodeCookie}); err != nil {
@@ -143,6 +159,104 @@ func (s *server) metricSum(t *testing.T, name, labels string) float64 {
 		sum += v
 	}
 	return sum
+}
+
+// frontDoor is a TCP proxy between the load balancer and a node. hold
+// makes it discard what the node sends from then on, while what clients
+// send still reaches the node: the node commits their actions and its
+// answers are lost, as when a node dies between a commit and its answer.
+// close shuts it as the node's own port would be: new connections are
+// refused and open ones end.
+type frontDoor struct {
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	held   bool
+	wg     sync.WaitGroup // the accept loop and the pipes
+}
+
+func startFrontDoor(t *testing.T, target string) *frontDoor {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &frontDoor{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	f.wg.Add(1)
+	go f.accept()
+	t.Cleanup(f.close)
+	return f
+}
+
+func (f *frontDoor) accept() {
+	defer f.wg.Done()
+	for {
+		c, err := f.ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", f.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		f.mu.Lock()
+		f.conns[c], f.conns[up] = true, true
+		f.mu.Unlock()
+		f.wg.Add(2)
+		go f.pipe(c, up, true)
+		go f.pipe(up, c, false)
+	}
+}
+
+// pipe copies src to dst until either ends; fromNode copies are discarded
+// once held.
+func (f *frontDoor) pipe(dst, src net.Conn, fromNode bool) {
+	defer f.wg.Done()
+	defer func() {
+		dst.Close()
+		src.Close()
+		f.mu.Lock()
+		delete(f.conns, dst)
+		delete(f.conns, src)
+		f.mu.Unlock()
+	}()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			f.mu.Lock()
+			drop := fromNode && f.held
+			f.mu.Unlock()
+			if !drop {
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (f *frontDoor) hold() {
+	f.mu.Lock()
+	f.held = true
+	f.mu.Unlock()
+}
+
+// close refuses new connections, ends the open ones and waits for the
+// pipes; safe twice.
+func (f *frontDoor) close() {
+	f.ln.Close()
+	f.mu.Lock()
+	for c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
 }
 
 // natsServer is the cluster's NATS server, in this process; it keeps its
@@ -552,6 +666,7 @@ func (d *device) send(id string) {
 	}
 	if !slices.Contains(d.pending, id) {
 		d.pending = append(d.pending, id)
+		d.notify()
 	}
 	conn := d.conn
 	d.mu.Unlock()
@@ -894,28 +1009,52 @@ func (l *load) check(t *testing.T, gone int, moved []*device, since time.Time) t
 	return slowest
 }
 
-// clusterKill: kill -9 of a node while the actors send: its devices come
-// back through the load balancer to the other nodes and resend their
-// unanswered actions; every action is in its garden exactly once, and an
-// action answered before the kill, sent again, gets its original answer.
+// clusterKill: kill -9 of a node while the actors send. Its front door
+// first loses the node's answers (actions still reach it and commit), so
+// that the node dies holding committed actions it never answered, as a
+// crash between a commit and its answer does. Its devices come back through
+// the load balancer to the other nodes and resend their unanswered actions:
+// those the dead node committed are answered from their records, every
+// action is in its garden exactly once, and an action answered before the
+// kill, sent again, gets its original answer byte for byte.
 func clusterKill(t *testing.T) {
-	c := startCluster(t, 3, "RECONCILE_INTERVAL=500ms")
+	c := startClusterWith(t, 3, true, "RECONCILE_INTERVAL=500ms")
 	l := startLoad(t, c)
 	victim := 1
 	moved := l.on(victim)
-	// The actor on the victim, and what it had answered when it died.
 	actor := l.actorOn(victim)
+	var watcher *device // the actor's player's device on another node
+	for _, p := range l.players {
+		if p[0] == actor {
+			watcher = p[1]
+		}
+	}
 	wait := l.run(60)
 	if !actor.wait(20*time.Second, func() bool { return len(actor.answers) >= 15 }) {
 		t.Fatalf("%s: the load did not start: %v", actor.name, actor.errors())
 	}
+	c.doors[victim].hold()
+	// The actor fills its window (4) with actions whose answers are lost;
+	// the actor being its garden's only writer, they are committed once
+	// the garden is at the newest answered version plus those 4, which the
+	// watcher hears through the bus.
+	if !actor.wait(10*time.Second, func() bool { return len(actor.pending) == 4 }) {
+		t.Fatalf("%s: window not full: %v", actor.name, actor.pendingIDs())
+	}
 	actor.mu.Lock()
 	before := map[string][]byte{}
+	var answered uint64
 	for id, a := range actor.answers {
 		before[id] = a[0]
+		var r protocol.ActionResult
+		_ = json.Unmarshal(a[0], &r)
+		answered = max(answered, r.Version)
 	}
 	unanswered := len(actor.pending)
 	actor.mu.Unlock()
+	if !watcher.wait(10*time.Second, func() bool { return watcher.version >= answered+uint64(unanswered) }) {
+		t.Fatalf("the %d unanswered actions were not committed (the watcher holds %d, answers went to %d)", unanswered, watcher.version, answered)
+	}
 	killed := time.Now()
 	if err := c.nodes[victim].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -923,6 +1062,7 @@ func clusterKill(t *testing.T) {
 	if code := c.nodes[victim].wait(t); code != -1 {
 		t.Fatalf("killed node exit code %d", code)
 	}
+	c.doors[victim].close() // the node's port is gone: the load balancer moves on
 	if err := wait(); err != nil {
 		t.Fatal(err)
 	}
@@ -931,6 +1071,12 @@ func clusterKill(t *testing.T) {
 		if !slices.Contains(d.closes, -1) {
 			t.Errorf("%s: closes %v, want an abnormal end (-1)", d.name, d.closes)
 		}
+	}
+	// The actions committed by the dead node and resent: each answered
+	// from its record (and checkGarden found each applied once).
+	fromRecords := c.sum("cosmic_action_duration_seconds_count", `outcome="replayed"`)
+	if int(fromRecords) != unanswered {
+		t.Errorf("%v resent actions answered from records, want the %d the dead node committed", fromRecords, unanswered)
 	}
 	// Replays of actions answered by the dead node: the original answer,
 	// byte for byte, and no new version.
@@ -955,9 +1101,8 @@ func clusterKill(t *testing.T) {
 	if v, h := actor.held(); v != v0 || h != h0 {
 		t.Errorf("replays moved the garden from version %d to %d", v0, v)
 	}
-	t.Logf("kill -9 of node %d with %d actions unanswered on its actor: %d devices back on %v within %s; %d actions answered from records (cosmic_action_duration_seconds{outcome=\"replayed\"}), %v conflicts",
-		victim, unanswered, len(moved), nodesOf(moved), slowest, int(c.sum("cosmic_action_duration_seconds_count", `outcome="replayed"`)),
-		c.sum("cosmic_store_conflicts_total", ""))
+	t.Logf("kill -9 of node %d holding %d committed, unanswered actions of its actor: %d devices back on %v within %s; %v resent actions answered from records; %v conflicts",
+		victim, unanswered, len(moved), nodesOf(moved), slowest, fromRecords, c.sum("cosmic_store_conflicts_total", ""))
 }
 
 func nodesOf(devices []*device) [][]int {
