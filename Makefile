@@ -91,7 +91,7 @@ e2e-deps:
 	fi
 	cd e2e && npm ci --no-audit --no-fund
 
-test-e2e: server web e2e-deps
+test-e2e: server web e2e-deps pg-deps
 	E2E=1 $(GO) test -count=1 -timeout 15m ./e2e/
 
 FUZZTIME ?= 20s

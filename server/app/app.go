@@ -146,7 +146,7 @@ func (a *App) startBus(cfg config.Config, log *slog.Logger) error {
 	}
 	b.Start(r)
 	a.bus, a.remote = b, r
-	log.Info("cross-node fan-out on", "node", b.NodeID(), "reconcile_interval", cfg.ReconcileInterval.String())
+	log.Info("cross-node fan-out on", "bus_id", b.NodeID(), "reconcile_interval", cfg.ReconcileInterval.String())
 	return nil
 }
 
