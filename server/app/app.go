@@ -135,7 +135,10 @@ func (a *App) startBus(cfg config.Config, log *slog.Logger) error {
 	if cfg.DatabaseURL == "" {
 		log.Warn("NATS_URL without DATABASE_URL: only nodes sharing this SQLite file (one machine) see each other's versions")
 	}
-	b, err := bus.New(bus.Config{URL: cfg.NATSURL, NodeID: cfg.NodeID, Logger: log, Observer: a.metrics})
+	// The bus id is random, not NODE_ID: a node ignores messages carrying
+	// its own id, so two nodes given one name by mistake would miss each
+	// other's versions.
+	b, err := bus.New(bus.Config{URL: cfg.NATSURL, Logger: log, Observer: a.metrics})
 	if err != nil {
 		return fmt.Errorf("bus: %w", err)
 	}
