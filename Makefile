@@ -198,7 +198,7 @@ load-cluster: server loadgen pg-deps
 	$(LOAD_RUN) --spawn '$(LOAD_CLUSTER) -nodes 1' --scenario fanout --gardens 1000 --devices 5 --rate $(LOAD_CLUSTER_RATE) --duration 15s \
 		--json $(LOAD_REPORTS)/cluster/fanout-1.json --html $(LOAD_REPORTS)/cluster/fanout-1.html
 	$(GO) build -trimpath -o bin/failover ./tools/failover
-	ulimit -n $$(ulimit -Hn) && ./bin/failover -players 5000 -bin $(BIN) 2>/dev/null
+	ulimit -n $$(ulimit -Hn) && ./bin/failover -players 5000 -bin $(BIN)
 
 # Artillery over the same endpoint (tools/artillery/ws.yml); the browser
 # download of artillery's playwright engine is skipped: no network here.

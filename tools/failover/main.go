@@ -7,7 +7,7 @@
 // from another node. Devices reconnect as the web client does: full
 // jitter in a window that starts at -backoff and doubles, capped at 30 s.
 //
-//	go run ./tools/failover [-players 5000] [-nodes 3] [-backoff 1s] [-bin bin/cosmic-server]
+//	go run ./tools/failover [-players 5000] [-nodes 3] [-backoff 1s] [-bin bin/cosmic-server] [-v]
 //
 // It needs what `make run-cluster` needs (Debian's PostgreSQL) and about
 // four file descriptors per player (the device, both sides of the load
@@ -48,6 +48,7 @@ type config struct {
 	nodes   int
 	backoff time.Duration
 	bin     string
+	verbose bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -58,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.nodes, "nodes", 3, "cosmic-server nodes")
 	fs.DurationVar(&cfg.backoff, "backoff", time.Second, "the first reconnect window (the web client's: 1s)")
 	fs.StringVar(&cfg.bin, "bin", "bin/cosmic-server", "the server binary (make server)")
+	fs.BoolVar(&cfg.verbose, "v", false, "print every failed dial on stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -68,14 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "failover: want -players ≥ 1, -nodes ≥ 2, -backoff > 0 and no arguments")
 		return 2
 	}
-	if err := measure(cfg, stdout); err != nil {
+	if err := measure(cfg, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "failover: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-func measure(cfg config, out io.Writer) error {
+func measure(cfg config, out, errOut io.Writer) error {
 	raw := make([]byte, 32)
 	for i := range raw {
 		raw[i] = byte(rand.IntN(256))
@@ -109,6 +111,9 @@ func measure(cfg config, out io.Writer) error {
 			return err
 		}
 		devs[i] = &device{url: wsURL, token: tok, backoff: cfg.backoff}
+		if cfg.verbose {
+			devs[i].log = errOut
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func(d *device) {
@@ -170,6 +175,7 @@ func measure(cfg config, out io.Writer) error {
 type device struct {
 	url, token string
 	backoff    time.Duration
+	log        io.Writer // failed dials, with -v; nil for none
 
 	mu                sync.Mutex
 	conn              *websocket.Conn
@@ -182,8 +188,8 @@ func (d *device) connect(ctx context.Context) {
 	window := d.backoff
 	for ctx.Err() == nil {
 		c, err := d.dial(ctx)
-		if err != nil && os.Getenv("FAILOVER_DEBUG") != "" {
-			fmt.Fprintln(os.Stderr, "dial:", err)
+		if err != nil && d.log != nil {
+			fmt.Fprintln(d.log, "dial:", err)
 		}
 		if err == nil {
 			d.mu.Lock()
