@@ -174,6 +174,9 @@ func (m *Manager) Acquire(ctx context.Context, userID string) (*Garden, error) {
 		m.release(userID, e)
 		return nil, e.err
 	}
+	if ok {
+		m.freshen(ctx, e.g) // remote.go
+	}
 	return e.g, nil
 }
 

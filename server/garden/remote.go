@@ -296,6 +296,26 @@ func (r *Remote) refresh(ctx context.Context, userID, reason string) {
 	}
 }
 
+// freshen brings g, a garden already held, up to the store's version for
+// a device arriving on this node (with a bus only; on a single node the
+// garden is the store's). A device that moved here from another node (its
+// node died or drained) may hold a version this node has not heard of yet
+// (the bus delivers in milliseconds, reconciliation in seconds): the full
+// state it gets first must not be older than what it held. One store read
+// per arriving device; a failed read is logged and the device gets the
+// version held (it catches up with the next message or pass).
+func (m *Manager) freshen(ctx context.Context, g *Garden) {
+	r := m.remote.Load()
+	if r == nil || r.closed.Load() {
+		return
+	}
+	g.actMu.Lock()
+	defer g.actMu.Unlock()
+	if err := g.refresh(ctx); err != nil && ctx.Err() == nil {
+		m.cfg.Logger.Warn("bus: read garden for an arriving device", "user_id", g.userID, "err", err)
+	}
+}
+
 // refresh adopts the store's version when it is newer than the current
 // one, or when the current one was never stored. actMu must be held.
 func (g *Garden) refresh(ctx context.Context) error {

@@ -369,3 +369,30 @@ func (*busCounts) BusConnected(bool)  {}
 func (c *busCounts) BusPublished(int) { c.pub.Add(1) }
 func (c *busCounts) BusReceived(int)  { c.recv.Add(1) }
 func (*busCounts) BusDropped(string)  {}
+
+// TestArrivingDeviceGetsTheStoresVersion: a device arriving on a node that
+// already holds the garden (it moved from another node) gets at least the
+// store's version, even when this node has not heard of it: Acquire reads
+// the store first. Here B misses A's message (dropped) and reconciliation
+// is off, so only that read can bring the version.
+func TestArrivingDeviceGetsTheStoresVersion(t *testing.T) {
+	ns := natstest.Start(t)
+	nodes := twoNodes(t, ns, time.Hour) // no reconciliation
+	a, b := acquire(t, nodes[0].m, "ann"), acquire(t, nodes[1].m, "ann")
+	heard := make(versions, 100)
+	b.Subscribe(heard)
+	heard.await(t, do(t, a, "a1", 1), 10*time.Second)
+
+	nodes[1].setDrop(func(bus.Message) bool { return true })
+	v := do(t, a, "a2", 2)
+	if b.Current().Version >= v {
+		t.Fatalf("B holds v%d before the arriving device; the test needs it behind v%d", b.Current().Version, v)
+	}
+	arriving := acquire(t, nodes[1].m, "ann") // a second reference: the device that moved
+	if arriving != b {
+		t.Fatal("Acquire loaded a second garden")
+	}
+	if got := arriving.Current(); got.Version != v || got.Hash != a.Current().Hash {
+		t.Errorf("the arriving device's garden is at v%d, want the store's v%d", got.Version, v)
+	}
+}
