@@ -374,7 +374,6 @@ type device struct {
 	errs     []string
 	history  []string      // the last updates: connection/node:base>version
 	fresh    bool          // no state received yet on this connection
-	wentBack []string      // versions a new connection's first state went back, "from→to"
 	changed  chan struct{} // closed and replaced on every change
 }
 
@@ -613,16 +612,11 @@ func (d *device) apply(u protocol.StateUpdate) {
 		return
 	}
 	if u.Data.Version < d.version {
-		if u.Full && d.fresh {
-			// The first state of a new session on another node, which
-			// had not heard the newest version yet: the device goes back
-			// and forward again within the cross-node delay. Counted and
-			// logged, not failed (see docs/testing.md).
-			d.wentBack = append(d.wentBack, fmt.Sprintf("%d→%d", d.version, u.Data.Version))
-		} else {
-			d.fail("went back from version %d to %d (full %v) on connection %d to node %d, after %v",
-				d.version, u.Data.Version, u.Full, len(d.nodes), d.node, d.history)
-		}
+		// Not even the first state of a new session on another node:
+		// a node reads the store for an arriving device first
+		// (garden.Manager.freshen).
+		d.fail("went back from version %d to %d (full %v, first on its connection %v) on connection %d to node %d, after %v",
+			d.version, u.Data.Version, u.Full, d.fresh, len(d.nodes), d.node, d.history)
 	}
 	d.fresh = false
 	d.history = append(d.history, fmt.Sprintf("c%d/n%d:%d>%d", len(d.nodes), d.node, u.Data.Base, u.Data.Version))
@@ -1000,11 +994,6 @@ func (l *load) check(t *testing.T, gone int, moved []*device, since time.Time) t
 			continue
 		}
 		slowest = max(slowest, back.Sub(since))
-		d.mu.Lock()
-		if len(d.wentBack) > 0 {
-			t.Logf("%s: the first state on its new node went back: %v", d.name, d.wentBack)
-		}
-		d.mu.Unlock()
 	}
 	return slowest
 }
