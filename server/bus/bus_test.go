@@ -261,6 +261,19 @@ func waitConnected(t *testing.T, b *Bus) {
 	}
 }
 
+// waitDiscovered waits until b's connection knows n servers besides the
+// one it was given.
+func waitDiscovered(t *testing.T, b *Bus, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(b.nc.DiscoveredServers()) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s knows %v after 20s, want %d other servers", b.NodeID(), b.nc.DiscoveredServers(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestClusterFailover(t *testing.T) {
 	servers := natstest.StartCluster(t, 3)
 	ra, rb := newRecorder(), newRecorder()
@@ -274,6 +287,11 @@ func TestClusterFailover(t *testing.T) {
 	}
 	flush(t, b)
 	publishUntilHeard(t, a, rb, "alice", 2)
+	// Both must have learnt the other servers before theirs die: a client
+	// that connected before the routes formed knows only its own until
+	// the cluster's next INFO.
+	waitDiscovered(t, a, 2)
+	waitDiscovered(t, b, 2)
 
 	rb.forget()
 	servers[0].Stop() // a's server dies; a fails over to the second
