@@ -17,8 +17,10 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/cosmic-gardener/realtime/server/internal/wstest"
+	"github.com/cosmic-gardener/realtime/server/store"
 	"github.com/cosmic-gardener/realtime/shared/game"
 	"github.com/cosmic-gardener/realtime/shared/protocol"
+	"github.com/cosmic-gardener/realtime/shared/rules"
 )
 
 // waitUntil polls cond until it holds, failing t after d: only for waiting
@@ -99,6 +101,31 @@ func checkOnce(t *testing.T, full protocol.StateUpdate, st *game.State, ids []st
 	if len(st.Bodies) != len(ids) || full.Data.Version != uint64(len(ids))+1 {
 		t.Errorf("garden has %d bodies at version %d; want the %d acknowledged at version %d",
 			len(st.Bodies), full.Data.Version, len(ids), len(ids)+1)
+	}
+}
+
+// seedRichGarden stores user's new garden, without bodies, at version 1
+// with resources for any number of creates.
+func seedRichGarden(t *testing.T, url, user string) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.OpenPostgres(ctx, store.PostgresConfig{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			t.Error(err)
+		}
+	}()
+	g := rules.New(user, time.Now().UnixMilli())
+	g.Resources = game.Resources{Stardust: 1e9, Energy: 1e9}
+	enc, err := game.Encode(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Commit(ctx, store.Commit{Garden: &store.Garden{UserID: user, Version: 1, State: enc, UpdatedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -189,6 +216,11 @@ func (s *sender) send(stop *atomic.Bool, limit int) error {
 func TestPostgresRestartUnderLoad(t *testing.T) {
 	bin := serverBinary(t)
 	url := pg.URL(t)
+	// The senders run unpaced until the test stops them: alice starts rich,
+	// so that the rules never refuse a create for lack of resources (the
+	// 2 000 stardust of a new garden last 200 asteroids, which a fast run
+	// reached).
+	seedRichGarden(t, url, "alice")
 	srv := startServer(t, bin, url, "RATE_PER_SECOND=100000", "RATE_BURST=100000")
 	halted := false
 	t.Cleanup(func() {
