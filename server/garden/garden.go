@@ -214,11 +214,7 @@ func (m *Manager) read(ctx context.Context, userID string) (*Snapshot, bool, err
 		return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
 	}
 	if found {
-		s, err := game.Decode(stored.State)
-		if err != nil {
-			return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
-		}
-		snap, err := newSnapshot(stored.Version, s)
+		snap, err := storedSnapshot(stored)
 		if err != nil {
 			return nil, false, fmt.Errorf("load garden %s: %w", userID, err)
 		}
@@ -233,6 +229,15 @@ func (m *Manager) read(ctx context.Context, userID string) (*Snapshot, bool, err
 		return nil, false, fmt.Errorf("create garden %s: %w", userID, err)
 	}
 	return snap, false, nil
+}
+
+// storedSnapshot decodes a garden read from the store.
+func storedSnapshot(stored store.Garden) (*Snapshot, error) {
+	s, err := game.Decode(stored.State)
+	if err != nil {
+		return nil, err
+	}
+	return newSnapshot(stored.Version, s)
 }
 
 func (m *Manager) load(ctx context.Context, userID string) (*Garden, error) {
@@ -506,11 +511,7 @@ func (g *Garden) reload(ctx context.Context) error {
 		g.stored = false
 		return nil
 	}
-	s, err := game.Decode(stored.State)
-	if err != nil {
-		return fmt.Errorf("reload garden %s: %w", g.userID, err)
-	}
-	snap, err := newSnapshot(stored.Version, s)
+	snap, err := storedSnapshot(stored)
 	if err != nil {
 		return fmt.Errorf("reload garden %s: %w", g.userID, err)
 	}
@@ -519,9 +520,7 @@ func (g *Garden) reload(ctx context.Context) error {
 		// The version clients hold may name another state than the
 		// store's (ours was never committed): no patch from it is
 		// trustworthy, every client gets the full state.
-		g.cur, g.history, g.histNext = nil, nil, 0
-		clear(g.diffs)
-		g.diffOrder = nil
+		g.forgetBases()
 	}
 	g.setCurrent(snap)
 	// A correction is shown at once, outside the tick: the version shown
@@ -742,6 +741,15 @@ func (g *Garden) close() {
 	if g.tick != nil {
 		g.tick.Stop()
 	}
+}
+
+// forgetBases drops the current version, every patch base and every
+// cached patch, so that the next version is sent in full. g.mu must be
+// held.
+func (g *Garden) forgetBases() {
+	g.cur, g.history, g.histNext = nil, nil, 0
+	clear(g.diffs)
+	g.diffOrder = nil
 }
 
 // setCurrent publishes snap as the newest version. g.mu and actMu must be

@@ -327,11 +327,7 @@ func (g *Garden) refresh(ctx context.Context) error {
 	if !found || (g.stored && stored.Version <= cur.Version) {
 		return nil
 	}
-	s, err := game.Decode(stored.State)
-	if err != nil {
-		return fmt.Errorf("refresh garden %s: %w", g.userID, err)
-	}
-	snap, err := newSnapshot(stored.Version, s)
+	snap, err := storedSnapshot(stored)
 	if err != nil {
 		return fmt.Errorf("refresh garden %s: %w", g.userID, err)
 	}
@@ -353,9 +349,7 @@ func (g *Garden) adopt(snap *Snapshot, reset bool) {
 	if reset {
 		// Shown at once, outside the pace, like a reload: the version
 		// clients hold may name another state.
-		g.cur, g.history, g.histNext = nil, nil, 0
-		clear(g.diffs)
-		g.diffOrder = nil
+		g.forgetBases()
 		g.setCurrent(snap)
 		g.showNow()
 		subs = g.subs
